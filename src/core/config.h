@@ -1,0 +1,66 @@
+// The gateway's configuration (gatehouse.yaml): listeners, store, recording, connections.
+// Loading validates everything up front and reports the first problem with its YAML path.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+
+namespace gatehouse::core {
+
+// Where a secret comes from. A plain secret in the YAML is refused at load time.
+struct SecretRef {
+  std::string env;                    // name of an environment variable holding the secret
+  std::filesystem::path sealed_file;  // a file sealed with `gatehouse secret seal` (libsodium secretbox)
+};
+
+enum class UpstreamTls { kDisable, kRequire, kVerifyFull };
+
+struct PostgresConnection {
+  std::string name;  // what clients put in dbname
+  std::string host;
+  uint16_t port = 5432;
+  std::string database;
+  std::string user;
+  std::optional<SecretRef> password;  // absent: the upstream uses trust authentication
+  UpstreamTls tls = UpstreamTls::kDisable;
+  std::filesystem::path tls_ca;       // verify-full: CA bundle; empty = system default
+  std::string tls_server_name;        // verify-full: name to check; default host
+  std::vector<std::string> allow_groups;
+  uint32_t connect_timeout_ms = 10000;
+};
+
+struct Listener {
+  std::string address = "127.0.0.1";
+  uint16_t port = 0;  // 0 = pick a free port (tests)
+  bool enabled = true;
+};
+
+struct Config {
+  std::filesystem::path source;    // the YAML file this came from
+  std::filesystem::path data_dir;  // store, recordings, generated TLS certificate
+  Listener postgres_listener{.address = "127.0.0.1", .port = 15432, .enabled = true};
+  Listener http_listener{.address = "127.0.0.1", .port = 18080, .enabled = true};
+  unsigned workers = 0;  // 0 = one per core
+  std::filesystem::path tls_cert;  // empty: self-signed certificate generated in data_dir on first start
+  std::filesystem::path tls_key;
+  std::filesystem::path store_path;      // SQLite file; default data_dir/gatehouse.db
+  std::filesystem::path recording_dir;   // append-only event logs; default data_dir/recordings
+  bool recording_fsync = false;          // fdatasync each group (survives power loss; SIGKILL-safe either way)
+  std::optional<SecretRef> master_key;   // key that unseals sealed_file secrets
+  uint32_t startup_timeout_ms = 30000;
+  std::vector<PostgresConnection> connections;
+
+  const PostgresConnection* findConnection(std::string_view name) const;
+};
+
+// Loads and validates a config file. Relative paths are resolved against the file's directory.
+Result<Config> loadConfig(const std::filesystem::path& path);
+// Same, from YAML text (tests); `base` resolves relative paths.
+Result<Config> parseConfig(const std::string& yaml, const std::filesystem::path& base);
+
+}  // namespace gatehouse::core
