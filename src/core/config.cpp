@@ -1,0 +1,224 @@
+// Loading gatehouse.yaml into core::Config, refusing anything ambiguous or unsafe (plain secrets).
+#include "core/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace gatehouse::core {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Errors carry the YAML path of the offending key so that an operator can find it.
+struct ConfigError {
+  std::string message;
+};
+
+[[noreturn]] void fail(const std::string& where, const std::string& what) {
+  throw ConfigError{fmt::format("{}: {}", where, what)};
+}
+
+std::string scalar(const YAML::Node& node, const std::string& where) {
+  if (!node.IsScalar()) fail(where, "expected a string");
+  return node.as<std::string>();
+}
+
+template <class T>
+T number(const YAML::Node& node, const std::string& where, T min, T max) {
+  if (!node.IsScalar()) fail(where, "expected a number");
+  long long v = 0;
+  try {
+    v = node.as<long long>();
+  } catch (const YAML::Exception&) {
+    fail(where, fmt::format("'{}' is not a number", node.Scalar()));
+  }
+  if (v < static_cast<long long>(min) || v > static_cast<long long>(max))
+    fail(where, fmt::format("{} is out of range [{}, {}]", v, min, max));
+  return static_cast<T>(v);
+}
+
+bool boolean(const YAML::Node& node, const std::string& where) {
+  if (!node.IsScalar()) fail(where, "expected true or false");
+  const std::string s = node.Scalar();
+  if (s == "true" || s == "yes" || s == "on") return true;
+  if (s == "false" || s == "no" || s == "off") return false;
+  fail(where, fmt::format("'{}' is not true or false", s));
+}
+
+fs::path path(const YAML::Node& node, const std::string& where, const fs::path& base) {
+  fs::path p = scalar(node, where);
+  if (p.empty()) fail(where, "empty path");
+  return p.is_absolute() ? p : (base / p).lexically_normal();
+}
+
+// Every mapping lists the keys it knows, so that a typo is an error rather than a silently ignored setting.
+void onlyKeys(const YAML::Node& node, const std::string& where, std::initializer_list<std::string_view> keys) {
+  if (!node.IsMap()) fail(where, "expected a mapping");
+  for (const auto& kv : node) {
+    const auto key = kv.first.as<std::string>();
+    bool known = false;
+    for (auto k : keys) known = known || key == k;
+    if (!known) {
+      std::string list;
+      for (auto k : keys) list += fmt::format("{}{}", list.empty() ? "" : ", ", k);
+      fail(where, fmt::format("unknown key '{}' (known: {})", key, list));
+    }
+  }
+}
+
+SecretRef secretRef(const YAML::Node& node, const std::string& where, const fs::path& base) {
+  if (node.IsScalar())
+    fail(where, "plain secrets are not allowed in the config; use {env: VARIABLE} or {sealed_file: PATH} "
+                "(see `gatehouse secret seal`)");
+  onlyKeys(node, where, {"env", "sealed_file"});
+  SecretRef ref;
+  if (node["env"]) ref.env = scalar(node["env"], where + ".env");
+  if (node["sealed_file"]) ref.sealed_file = path(node["sealed_file"], where + ".sealed_file", base);
+  if (ref.env.empty() == ref.sealed_file.empty()) fail(where, "give exactly one of env or sealed_file");
+  return ref;
+}
+
+Listener listener(const YAML::Node& node, const std::string& where, Listener defaults) {
+  onlyKeys(node, where, {"address", "port", "enabled"});
+  if (node["address"]) defaults.address = scalar(node["address"], where + ".address");
+  if (node["port"]) defaults.port = number<uint16_t>(node["port"], where + ".port", 0, 65535);
+  if (node["enabled"]) defaults.enabled = boolean(node["enabled"], where + ".enabled");
+  return defaults;
+}
+
+PostgresConnection postgresConnection(const YAML::Node& node, const std::string& where, const fs::path& base) {
+  onlyKeys(node, where,
+           {"name", "type", "host", "port", "database", "user", "password", "tls", "allow_groups",
+            "connect_timeout_ms"});
+  PostgresConnection c;
+  c.name = scalar(node["name"], where + ".name");
+  for (const auto required : {"host", "database", "user"})
+    if (!node[required]) fail(where, fmt::format("connection '{}' needs '{}'", c.name, required));
+  c.host = scalar(node["host"], where + ".host");
+  if (node["port"]) c.port = number<uint16_t>(node["port"], where + ".port", 1, 65535);
+  c.database = scalar(node["database"], where + ".database");
+  c.user = scalar(node["user"], where + ".user");
+  if (node["password"]) c.password = secretRef(node["password"], where + ".password", base);
+  if (node["connect_timeout_ms"])
+    c.connect_timeout_ms = number<uint32_t>(node["connect_timeout_ms"], where + ".connect_timeout_ms", 100, 600000);
+  if (const auto tls = node["tls"]) {
+    onlyKeys(tls, where + ".tls", {"mode", "ca", "server_name"});
+    const std::string mode = tls["mode"] ? scalar(tls["mode"], where + ".tls.mode") : "disable";
+    if (mode == "disable") c.tls = UpstreamTls::kDisable;
+    else if (mode == "require") c.tls = UpstreamTls::kRequire;
+    else if (mode == "verify-full") c.tls = UpstreamTls::kVerifyFull;
+    else fail(where + ".tls.mode", fmt::format("'{}' is not one of disable, require, verify-full", mode));
+    if (tls["ca"]) c.tls_ca = path(tls["ca"], where + ".tls.ca", base);
+    if (tls["server_name"]) c.tls_server_name = scalar(tls["server_name"], where + ".tls.server_name");
+  }
+  if (c.tls_server_name.empty()) c.tls_server_name = c.host;
+  const auto groups = node["allow_groups"];
+  if (!groups || !groups.IsSequence() || groups.size() == 0)
+    fail(where + ".allow_groups", fmt::format("connection '{}' must list the groups allowed to use it", c.name));
+  for (std::size_t i = 0; i < groups.size(); ++i)
+    c.allow_groups.push_back(scalar(groups[i], fmt::format("{}.allow_groups[{}]", where, i)));
+  return c;
+}
+
+Config parse(const YAML::Node& root, const fs::path& base) {
+  Config cfg;
+  if (!root || root.IsNull()) fail("config", "the file is empty");
+  onlyKeys(root, "config", {"data_dir", "listeners", "workers", "tls", "store", "recording", "vault",
+                            "startup_timeout_ms", "connections"});
+  cfg.data_dir = root["data_dir"] ? path(root["data_dir"], "data_dir", base) : (base / "gatehouse-data");
+  if (const auto l = root["listeners"]) {
+    onlyKeys(l, "listeners", {"postgres", "http"});
+    if (l["postgres"]) cfg.postgres_listener = listener(l["postgres"], "listeners.postgres", cfg.postgres_listener);
+    if (l["http"]) cfg.http_listener = listener(l["http"], "listeners.http", cfg.http_listener);
+  }
+  if (root["workers"]) cfg.workers = number<unsigned>(root["workers"], "workers", 0, 256);
+  if (const auto tls = root["tls"]) {
+    onlyKeys(tls, "tls", {"cert", "key"});
+    if (tls["cert"]) cfg.tls_cert = path(tls["cert"], "tls.cert", base);
+    if (tls["key"]) cfg.tls_key = path(tls["key"], "tls.key", base);
+    if (cfg.tls_cert.empty() != cfg.tls_key.empty()) fail("tls", "give both cert and key, or neither");
+  }
+  cfg.store_path = cfg.data_dir / "gatehouse.db";
+  if (const auto s = root["store"]) {
+    std::string value = scalar(s, "store");
+    constexpr std::string_view kSqlite = "sqlite://";
+    if (value.starts_with(kSqlite)) value = value.substr(kSqlite.size());
+    else if (value.find("://") != std::string::npos)
+      fail("store", fmt::format("'{}' is not supported yet; use a SQLite file path", value));
+    cfg.store_path = fs::path(value).is_absolute() ? fs::path(value) : base / value;
+  }
+  cfg.recording_dir = cfg.data_dir / "recordings";
+  if (const auto r = root["recording"]) {
+    onlyKeys(r, "recording", {"dir", "fsync"});
+    if (r["dir"]) cfg.recording_dir = path(r["dir"], "recording.dir", base);
+    if (r["fsync"]) cfg.recording_fsync = boolean(r["fsync"], "recording.fsync");
+  }
+  if (const auto v = root["vault"]) {
+    onlyKeys(v, "vault", {"master_key"});
+    if (v["master_key"]) {
+      const auto mk = v["master_key"];
+      if (mk.IsScalar()) fail("vault.master_key", "use {env: VARIABLE} or {file: PATH}, not the key itself");
+      onlyKeys(mk, "vault.master_key", {"env", "file"});
+      SecretRef ref;
+      if (mk["env"]) ref.env = scalar(mk["env"], "vault.master_key.env");
+      if (mk["file"]) ref.sealed_file = path(mk["file"], "vault.master_key.file", base);
+      if (ref.env.empty() == ref.sealed_file.empty()) fail("vault.master_key", "give exactly one of env or file");
+      cfg.master_key = ref;
+    }
+  }
+  if (root["startup_timeout_ms"])
+    cfg.startup_timeout_ms = number<uint32_t>(root["startup_timeout_ms"], "startup_timeout_ms", 100, 600000);
+
+  const auto conns = root["connections"];
+  if (conns && !conns.IsSequence()) fail("connections", "expected a list");
+  std::set<std::string> names;
+  for (std::size_t i = 0; conns && i < conns.size(); ++i) {
+    const std::string where = fmt::format("connections[{}]", i);
+    const auto node = conns[i];
+    if (!node.IsMap() || !node["name"]) fail(where, "a connection needs a name");
+    const std::string type = node["type"] ? scalar(node["type"], where + ".type") : "";
+    if (type != "postgres") fail(where + ".type", fmt::format("'{}' is not a supported type (postgres)", type));
+    auto c = postgresConnection(node, where, base);
+    if (!names.insert(c.name).second) fail(where + ".name", fmt::format("'{}' is defined twice", c.name));
+    cfg.connections.push_back(std::move(c));
+  }
+  return cfg;
+}
+
+}  // namespace
+
+const PostgresConnection* Config::findConnection(std::string_view name) const {
+  for (const auto& c : connections)
+    if (c.name == name) return &c;
+  return nullptr;
+}
+
+Result<Config> parseConfig(const std::string& yaml, const fs::path& base) {
+  // yaml-cpp reports errors by exception; they stop here and become values.
+  try {
+    return parse(YAML::Load(yaml), base);
+  } catch (const ConfigError& e) {
+    return makeError(e.message);
+  } catch (const YAML::Exception& e) {
+    return makeError(fmt::format("YAML error at line {}, column {}: {}", e.mark.line + 1, e.mark.column + 1, e.msg));
+  }
+}
+
+Result<Config> loadConfig(const fs::path& file) {
+  std::ifstream in(file);
+  if (!in) return makeError(fmt::format("cannot read config file {}", file.string()));
+  std::stringstream text;
+  text << in.rdbuf();
+  auto base = fs::absolute(file).parent_path();
+  auto cfg = parseConfig(text.str(), base);
+  if (!cfg) return makeError(fmt::format("{}: {}", file.string(), cfg.error().message));
+  cfg->source = fs::absolute(file);
+  return cfg;
+}
+
+}  // namespace gatehouse::core

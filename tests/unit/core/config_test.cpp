@@ -1,0 +1,110 @@
+// Config loading: valid files, and every kind of mistake an operator makes gets a message naming the key.
+#include "core/config.h"
+
+#include <gtest/gtest.h>
+
+namespace gatehouse::core {
+namespace {
+
+const char* kValid = R"(
+data_dir: data
+listeners:
+  postgres: { address: 127.0.0.1, port: 15432 }
+  http: { port: 0 }
+workers: 2
+recording: { fsync: true }
+connections:
+  - name: pg-prod
+    type: postgres
+    host: db.internal
+    port: 5433
+    database: app
+    user: gatehouse
+    password: { env: PG_PROD_PASSWORD }
+    tls: { mode: verify-full, ca: ca.pem }
+    allow_groups: [dev, dba]
+  - name: pg-trust
+    type: postgres
+    host: 127.0.0.1
+    database: app
+    user: app
+    allow_groups: [dev]
+)";
+
+TEST(Config, ParsesAValidFile) {
+  auto cfg = parseConfig(kValid, "/etc/gatehouse");
+  ASSERT_TRUE(cfg) << cfg.error().message;
+  EXPECT_EQ(cfg->data_dir, "/etc/gatehouse/data");
+  EXPECT_EQ(cfg->store_path, "/etc/gatehouse/data/gatehouse.db");
+  EXPECT_EQ(cfg->recording_dir, "/etc/gatehouse/data/recordings");
+  EXPECT_TRUE(cfg->recording_fsync);
+  EXPECT_EQ(cfg->postgres_listener.port, 15432);
+  EXPECT_EQ(cfg->http_listener.port, 0);
+  EXPECT_EQ(cfg->http_listener.address, "127.0.0.1");
+  EXPECT_EQ(cfg->workers, 2u);
+  ASSERT_EQ(cfg->connections.size(), 2u);
+  const auto* prod = cfg->findConnection("pg-prod");
+  ASSERT_NE(prod, nullptr);
+  EXPECT_EQ(prod->host, "db.internal");
+  EXPECT_EQ(prod->port, 5433);
+  ASSERT_TRUE(prod->password.has_value());
+  EXPECT_EQ(prod->password->env, "PG_PROD_PASSWORD");
+  EXPECT_EQ(prod->tls, UpstreamTls::kVerifyFull);
+  EXPECT_EQ(prod->tls_ca, "/etc/gatehouse/ca.pem");
+  EXPECT_EQ(prod->tls_server_name, "db.internal");
+  EXPECT_EQ(prod->allow_groups, (std::vector<std::string>{"dev", "dba"}));
+  const auto* trust = cfg->findConnection("pg-trust");
+  ASSERT_NE(trust, nullptr);
+  EXPECT_FALSE(trust->password.has_value());
+  EXPECT_EQ(trust->port, 5432);
+  EXPECT_EQ(cfg->findConnection("nope"), nullptr);
+}
+
+struct BadCase {
+  const char* yaml;
+  const char* expected;  // a part of the message
+};
+
+class ConfigErrors : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(ConfigErrors, NamesTheProblem) {
+  auto cfg = parseConfig(GetParam().yaml, "/base");
+  ASSERT_FALSE(cfg) << "accepted: " << GetParam().yaml;
+  EXPECT_NE(cfg.error().message.find(GetParam().expected), std::string::npos) << cfg.error().message;
+}
+
+
+INSTANTIATE_TEST_SUITE_P(
+    All, ConfigErrors,
+    ::testing::Values(
+        BadCase{"", "empty"},
+        BadCase{"listners: {}", "unknown key 'listners'"},
+        BadCase{"listeners: {postgres: {port: 70000}}", "listeners.postgres.port"},
+        BadCase{"listeners: {postgres: {port: abc}}", "not a number"},
+        BadCase{"workers: -1", "workers"},
+        BadCase{"tls: {cert: a.pem}", "both cert and key"},
+        BadCase{"store: postgres://x", "not supported yet"},
+        BadCase{"connections: {a: 1}", "expected a list"},
+        BadCase{"connections:\n  - {type: postgres}", "needs a name"},
+        BadCase{"connections:\n  - {name: a, type: mysql}", "not a supported type"},
+        BadCase{"connections:\n  - {name: a, type: postgres, database: d, user: u, allow_groups: [x]}", "needs 'host'"},
+        BadCase{"connections:\n  - {name: a, type: postgres, host: h, database: d, user: u, allow_groups: [x], "
+                "password: hunter2}", "plain secrets are not allowed"},
+        BadCase{"connections:\n  - {name: a, type: postgres, host: h, database: d, user: u, allow_groups: [x], "
+                "password: {env: A, sealed_file: b}}", "exactly one"},
+        BadCase{"connections:\n  - {name: a, type: postgres, host: h, database: d, user: u, allow_groups: [x], "
+                "tls: {mode: prefer}}", "not one of disable"},
+        BadCase{"connections:\n  - {name: a, type: postgres, host: h, database: d, user: u}", "allow_groups"},
+        BadCase{"connections:\n  - {name: a, type: postgres, host: h, database: d, user: u, allow_groups: [x]}\n"
+                "  - {name: a, type: postgres, host: h, database: d, user: u, allow_groups: [x]}", "defined twice"},
+        BadCase{"vault: {master_key: abcdef}", "not the key itself"},
+        BadCase{"listeners: [1, 2", "YAML error"}));
+
+TEST(Config, MissingFileIsAnError) {
+  auto cfg = loadConfig("/nonexistent/gatehouse.yaml");
+  ASSERT_FALSE(cfg);
+  EXPECT_NE(cfg.error().message.find("cannot read"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace gatehouse::core
