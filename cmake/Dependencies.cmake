@@ -1,5 +1,5 @@
 # Every dependency comes from Debian 12 packages (scripts/setup installs them).
-find_package(Boost 1.81 EXACT REQUIRED COMPONENTS json url context)
+find_package(Boost 1.81.0 EXACT REQUIRED CONFIG COMPONENTS json url context)
 find_package(OpenSSL REQUIRED)
 find_package(SQLite3 REQUIRED)
 find_package(PostgreSQL REQUIRED)

@@ -2,7 +2,8 @@
 function(gatehouse_warnings target)
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
                                            -Wold-style-cast -Wcast-align -Wunused -Woverloaded-virtual
-                                           -Wnull-dereference -Wimplicit-fallthrough)
+                                           -Wnull-dereference -Wimplicit-fallthrough
+                                           -Wno-missing-field-initializers)  # partial designated initializers are idiomatic
   if(GATEHOUSE_WERROR)
     target_compile_options(${target} PRIVATE -Werror)
   endif()

@@ -89,6 +89,7 @@ class FrontendDecoder {
   size_t pos_ = 0;
   bool typed_ = false;
   bool failed_ = false;
+  bool ended_ = false;  // a CancelRequest was decoded: the client may send nothing more on this stream
 };
 
 class BackendDecoder {

@@ -1,0 +1,51 @@
+// HttpServer: the gateway's HTTP listener: /healthz and Prometheus /metrics (later: the REST API and web UI).
+// Requests are turned into responses by a pure function (handleRequest) that never touches a socket.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include "core/config.h"
+#include "core/result.h"
+#include "gateway/metrics.h"
+#include "net/asio.h"
+
+namespace gatehouse::api {
+
+namespace http = boost::beast::http;
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+struct ApiContext {
+  gateway::Metrics* metrics = nullptr;
+  std::function<bool()> recording_healthy;  // false: the event log cannot be written
+};
+
+Response handleRequest(const Request& request, const ApiContext& ctx);
+
+class HttpServer {
+ public:
+  HttpServer(const core::Listener& listener, ApiContext ctx);
+  ~HttpServer();
+  Result<void> start();
+  uint16_t port() const { return port_; }
+  void stop();
+
+ private:
+  net::awaitable<void> acceptLoop();
+  net::awaitable<void> serveConnection(net::tcp::socket socket);
+
+  core::Listener listener_;
+  ApiContext ctx_;
+  net::asio::io_context io_{1};
+  std::unique_ptr<net::tcp::acceptor> acceptor_;
+  std::thread thread_;
+  uint16_t port_ = 0;
+};
+
+}  // namespace gatehouse::api

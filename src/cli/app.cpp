@@ -1,0 +1,220 @@
+// CLI wiring: parses the command line with CLI11 and calls the command's function.
+#include "cli/app.h"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <iostream>
+#include <iterator>
+
+#include "cli/demo.h"
+#include "cli/record_commands.h"
+#include "cli/runtime.h"
+#include "core/config.h"
+#include "vault/sealed.h"
+
+namespace gatehouse::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::optional<core::Config> config(const std::string& path) {
+  auto cfg = core::loadConfig(path);
+  if (!cfg) {
+    std::cerr << "gatehouse: " << cfg.error().message << "\n";
+    return std::nullopt;
+  }
+  return std::move(*cfg);
+}
+
+int serve(const std::string& config_path) {
+  setupLogging("info");
+  auto cfg = config(config_path);
+  if (!cfg) return 2;
+  blockStopSignals();
+  auto runtime = Runtime::start(*cfg);
+  if (!runtime) {
+    spdlog::critical("gatehouse did not start: {}", runtime.error().message);
+    return 1;
+  }
+  spdlog::info("gatehouse {} serving: PostgreSQL on {}:{}, HTTP on {}:{}", GATEHOUSE_VERSION,
+               cfg->postgres_listener.address, (*runtime)->postgresPort(), cfg->http_listener.address,
+               (*runtime)->httpPort());
+  const int sig = waitForStopSignal();
+  spdlog::info("signal {} received: stopping", sig);
+  (*runtime)->stop();
+  spdlog::info("stopped");
+  return 0;
+}
+
+int secretKeygen(const std::string& out) {
+  auto key = vault::generateMasterKey();
+  if (!key) {
+    std::cerr << "gatehouse: " << key.error().message << "\n";
+    return 1;
+  }
+  if (auto r = vault::writeFileAtomically(out, vault::formatMasterKey(*key) + "\n", 0600); !r) {
+    std::cerr << "gatehouse: " << r.error().message << "\n";
+    return 1;
+  }
+  std::cerr << "master key written to " << out << " (mode 0600). Reference it in the config as\n"
+            << "  vault: { master_key: { file: " << out << " } }\n";
+  return 0;
+}
+
+int secretSeal(const std::string& key_file, const std::string& in, const std::string& out) {
+  auto key = vault::loadMasterKey(core::SecretRef{.env = {}, .sealed_file = key_file});
+  if (!key) {
+    std::cerr << "gatehouse: " << key.error().message << "\n";
+    return 1;
+  }
+  std::string secret;
+  if (in == "-") {
+    secret.assign(std::istreambuf_iterator<char>(std::cin), {});
+  } else {
+    std::ifstream f(in, std::ios::binary);
+    if (!f) {
+      std::cerr << "gatehouse: cannot read " << in << "\n";
+      return 1;
+    }
+    secret.assign(std::istreambuf_iterator<char>(f), {});
+  }
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+  if (secret.empty()) {
+    std::cerr << "gatehouse: the secret is empty\n";
+    return 1;
+  }
+  if (auto r = vault::writeFileAtomically(out, vault::seal(secret, *key), 0600); !r) {
+    std::cerr << "gatehouse: " << r.error().message << "\n";
+    return 1;
+  }
+  std::cerr << "sealed secret written to " << out << ". Reference it in a connection as\n"
+            << "  password: { sealed_file: " << out << " }\n";
+  return 0;
+}
+
+std::vector<std::string> splitGroups(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    const auto comma = s.find(',', start);
+    auto part = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!part.empty()) out.push_back(part);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+int run(int argc, char** argv) {
+  CLI::App app{"Gatehouse: an access gateway that holds the credential, checks who asks, and records everything"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string(GATEHOUSE_VERSION));
+  std::string config_path = "gatehouse.yaml";
+  bool json = false;
+  int rc = 0;
+
+  auto* serve_cmd = app.add_subcommand("serve", "Run the gateway: PostgreSQL listener, HTTP API and metrics");
+  serve_cmd->add_option("-c,--config", config_path, "Config file")->capture_default_str();
+  serve_cmd->callback([&] { rc = serve(config_path); });
+
+  DemoOptions demo;
+  auto* demo_cmd = app.add_subcommand("demo", "Start a throw-away PostgreSQL with sample data and a gateway in front");
+  demo_cmd->add_option("--port", demo.port, "Gateway PostgreSQL port (0: any free port)")->capture_default_str();
+  demo_cmd->add_option("--http-port", demo.http_port, "Gateway HTTP port (0: any free port)")->capture_default_str();
+  demo_cmd->callback([&] { rc = runDemo(demo); });
+
+  auto* token = app.add_subcommand("token", "Static access tokens (until OIDC sign-in lands)");
+  token->require_subcommand(1);
+  std::string user;
+  std::string groups;
+  auto* create = token->add_subcommand("create", "Create a token; prints it once");
+  create->add_option("-c,--config", config_path, "Config file")->capture_default_str();
+  create->add_option("--user", user, "The identity the token stands for")->required();
+  create->add_option("--groups", groups, "Comma-separated groups")->required();
+  create->add_flag("--json", json, "JSON output");
+  create->callback([&] {
+    auto cfg = config(config_path);
+    rc = cfg ? runTokenCreate(*cfg, user, splitGroups(groups), json) : 2;
+  });
+  auto* list = token->add_subcommand("list", "List tokens (never their secrets)");
+  list->add_option("-c,--config", config_path, "Config file")->capture_default_str();
+  list->add_flag("--json", json, "JSON output");
+  list->callback([&] {
+    auto cfg = config(config_path);
+    rc = cfg ? runTokenList(*cfg, json) : 2;
+  });
+  std::string token_id;
+  auto* revoke = token->add_subcommand("revoke", "Revoke a token by id; new connections with it are refused");
+  revoke->add_option("-c,--config", config_path, "Config file")->capture_default_str();
+  revoke->add_option("id", token_id, "Token id (from `token list`)")->required();
+  revoke->callback([&] {
+    auto cfg = config(config_path);
+    rc = cfg ? runTokenRevoke(*cfg, token_id) : 2;
+  });
+
+  SessionQuery sq;
+  std::string sq_user;
+  std::string sq_conn;
+  auto* sessions = app.add_subcommand("sessions", "List recorded sessions, newest first");
+  sessions->add_option("-c,--config", config_path, "Config file")->capture_default_str();
+  sessions->add_option("--user", sq_user, "Only this user's sessions");
+  sessions->add_option("--connection", sq_conn, "Only sessions to this connection");
+  sessions->add_option("--limit", sq.limit, "At most this many (0: all)")->capture_default_str();
+  sessions->add_flag("--json", json, "JSON output");
+  sessions->callback([&] {
+    if (!sq_user.empty()) sq.user = sq_user;
+    if (!sq_conn.empty()) sq.connection = sq_conn;
+    auto cfg = config(config_path);
+    rc = cfg ? runSessions(*cfg, sq, json) : 2;
+  });
+
+  AuditQuery aq;
+  std::string aq_session;
+  std::string aq_user;
+  std::string aq_conn;
+  std::string aq_since;
+  auto* audit = app.add_subcommand("audit", "Search the recorded statements, newest first");
+  audit->add_option("-c,--config", config_path, "Config file")->capture_default_str();
+  audit->add_option("--session", aq_session, "Only this session's statements");
+  audit->add_option("--user", aq_user, "Only this user's statements");
+  audit->add_option("--connection", aq_conn, "Only statements on this connection");
+  audit->add_option("--since", aq_since, "Since a time (2026-05-01, 2026-05-01T12:00:00Z) or an age (30m, 2h, 7d)");
+  audit->add_option("--limit", aq.limit, "At most this many (0: all)")->capture_default_str();
+  audit->add_flag("--json", json, "JSON output");
+  audit->callback([&] {
+    if (!aq_session.empty()) aq.session_id = aq_session;
+    if (!aq_user.empty()) aq.user = aq_user;
+    if (!aq_conn.empty()) aq.connection = aq_conn;
+    if (!aq_since.empty()) aq.since = aq_since;
+    auto cfg = config(config_path);
+    rc = cfg ? runAudit(*cfg, aq, json) : 2;
+  });
+
+  auto* secret = app.add_subcommand("secret", "Sealed backend credentials (libsodium secretbox)");
+  secret->require_subcommand(1);
+  std::string key_file;
+  std::string in = "-";
+  std::string out;
+  auto* keygen = secret->add_subcommand("keygen", "Create a master key file (mode 0600)");
+  keygen->add_option("--out", out, "Key file to write")->required();
+  keygen->callback([&] { rc = secretKeygen(out); });
+  auto* seal = secret->add_subcommand("seal", "Seal a secret (read from a file or stdin) with the master key");
+  seal->add_option("--key-file", key_file, "Master key file")->required();
+  seal->add_option("--in", in, "File holding the secret, or - for stdin")->capture_default_str();
+  seal->add_option("--out", out, "Sealed file to write")->required();
+  seal->callback([&] { rc = secretSeal(key_file, in, out); });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return rc;
+}
+
+}  // namespace gatehouse::cli

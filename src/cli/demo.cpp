@@ -1,0 +1,158 @@
+// runDemo: everything a person needs to see the gateway at work, and removed again on Ctrl-C.
+#include "cli/demo.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+
+#include "cli/runtime.h"
+#include "devtools/local_postgres.h"
+#include "identity/tokens.h"
+#include "store/sqlite_store.h"
+
+namespace gatehouse::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Synthetic people only: generated names, reserved example.com addresses, test card numbers.
+constexpr const char* kSampleSchema = R"sql(
+CREATE TABLE customers (
+  id          serial PRIMARY KEY,
+  name        text NOT NULL,
+  email       text NOT NULL UNIQUE,
+  phone       text,
+  card_number text,
+  ssn         text,
+  notes       text
+);
+INSERT INTO customers (name, email, phone, card_number, ssn, notes)
+SELECT fn || ' ' || ln,
+       lower(fn) || '.' || lower(ln) || i || '@example.com',
+       '+1-555-01' || lpad((i % 100)::text, 2, '0'),
+       CASE i % 3 WHEN 0 THEN '4111 1111 1111 1111' WHEN 1 THEN '5555 5555 5555 4444' ELSE '3782 822463 10005' END,
+       lpad((900 + i % 99)::text, 3, '0') || '-' || lpad((i % 97 + 1)::text, 2, '0') || '-' || lpad((1000 + i)::text, 4, '0'),
+       CASE WHEN i % 10 = 0 THEN 'prefers email' ELSE NULL END
+FROM generate_series(1, 200) AS i,
+     LATERAL (SELECT (ARRAY['Ada','Alan','Grace','Edsger','Barbara','Donald','Frances','Ken'])[1 + i % 8] AS fn,
+                     (ARRAY['Lovelace','Turing','Hopper','Dijkstra','Liskov','Knuth','Allen','Thompson'])[1 + (i / 8) % 8] AS ln) n;
+CREATE TABLE orders (
+  id          serial PRIMARY KEY,
+  customer_id int NOT NULL REFERENCES customers(id),
+  amount      numeric(10,2) NOT NULL,
+  status      text NOT NULL DEFAULT 'new',
+  created_at  timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO orders (customer_id, amount, status, created_at)
+SELECT 1 + (i * 7) % 200, round((random() * 500)::numeric, 2),
+       (ARRAY['new','paid','shipped','refunded'])[1 + i % 4], now() - (i || ' hours')::interval
+FROM generate_series(1, 1000) AS i;
+)sql";
+
+}  // namespace
+
+int runDemo(const DemoOptions& options) {
+  setupLogging("info");
+  blockStopSignals();
+
+  const std::string app_password = devtools::randomToken(24);
+  devtools::LocalPostgresOptions pg_options;
+  pg_options.roles.push_back({.name = "gatehouse_app", .password = app_password});
+  pg_options.databases.push_back({.name = "demo", .owner = "gatehouse_app"});
+  std::cerr << "demo: starting a throw-away PostgreSQL...\n";
+  auto pg = devtools::LocalPostgres::start(pg_options);
+  if (!pg) {
+    std::cerr << "demo: could not start PostgreSQL: " << pg.error().message << "\n";
+    return 1;
+  }
+  auto& server = **pg;
+  // The schema is created by the role the gateway will use, so that it owns the tables.
+  if (auto r = server.exec("SET ROLE gatehouse_app;\n" + std::string(kSampleSchema), "demo"); !r) {
+    std::cerr << "demo: loading the sample schema failed: " << r.error().message << "\n";
+    return 1;
+  }
+
+  auto dir = devtools::makeTempDir("gatehouse-demo");
+  if (!dir) {
+    std::cerr << "demo: " << dir.error().message << "\n";
+    return 1;
+  }
+  const fs::path config_path = *dir / "gatehouse.yaml";
+  {
+    std::ofstream out(config_path);
+    out << fmt::format(R"(# Written by `gatehouse demo`. The backend password is read from an environment variable.
+data_dir: data
+listeners:
+  postgres: {{ address: 127.0.0.1, port: {} }}
+  http: {{ address: 127.0.0.1, port: {} }}
+connections:
+  - name: demo
+    type: postgres
+    host: 127.0.0.1
+    port: {}
+    database: demo
+    user: gatehouse_app
+    password: {{ env: GATEHOUSE_DEMO_PG_PASSWORD }}
+    tls: {{ mode: disable }}
+    allow_groups: [dev, admins]
+)",
+                       options.port, options.http_port, server.port());
+  }
+  ::setenv("GATEHOUSE_DEMO_PG_PASSWORD", app_password.c_str(), 1);
+
+  auto config = core::loadConfig(config_path);
+  if (!config) {
+    std::cerr << "demo: " << config.error().message << "\n";
+    return 1;
+  }
+  std::string token;
+  {
+    std::error_code ec;
+    fs::create_directories(config->data_dir, ec);
+    auto store = store::openSqliteStore(config->store_path);
+    if (!store) {
+      std::cerr << "demo: " << store.error().message << "\n";
+      return 1;
+    }
+    auto issued = identity::issueToken(**store, "alice@example.com", {"dev"});
+    if (!issued) {
+      std::cerr << "demo: " << issued.error().message << "\n";
+      return 1;
+    }
+    token = issued->secret;
+  }
+
+  auto runtime = Runtime::start(*config);
+  if (!runtime) {
+    std::cerr << "demo: the gateway did not start: " << runtime.error().message << "\n";
+    return 1;
+  }
+  const auto port = (*runtime)->postgresPort();
+  std::cout << "\nGatehouse demo is running: a gateway in front of a throw-away PostgreSQL with sample data.\n"
+            << "Query the demo database through the gateway (the token is alice's password; the gateway holds\n"
+            << "the database's own credential):\n\n"
+            << fmt::format("psql \"host=127.0.0.1 port={} dbname=demo user=alice@example.com password={} "
+                           "sslmode=require\"\n\n",
+                           port, token)
+            << "Then see what was recorded:\n"
+            << fmt::format("  gatehouse audit -c {}\n  gatehouse sessions -c {}\n", config_path.string(),
+                           config_path.string())
+            << fmt::format("Metrics: http://127.0.0.1:{}/metrics\n", (*runtime)->httpPort())
+            << "Press Ctrl-C to stop and remove everything.\n"
+            << std::flush;
+
+  waitForStopSignal();
+  std::cerr << "\ndemo: stopping...\n";
+  (*runtime)->stop();
+  runtime->reset();
+  (void)server.stop();
+  std::error_code ec;
+  fs::remove_all(*dir, ec);
+  std::cerr << "demo: stopped and removed.\n";
+  return 0;
+}
+
+}  // namespace gatehouse::cli

@@ -1,0 +1,180 @@
+// Runtime: wiring the gateway's parts together in the order they depend on each other.
+#include "cli/runtime.h"
+
+#include <fmt/format.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <thread>
+
+#include "api/http_server.h"
+#include "gateway/context.h"
+#include "gateway/server.h"
+#include "net/tls_cert.h"
+#include "recording/event_log.h"
+#include "recording/indexer.h"
+#include "store/sqlite_store.h"
+#include "vault/sealed.h"
+
+namespace gatehouse::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+class GatewayRuntime final : public Runtime {
+ public:
+  explicit GatewayRuntime(const core::Config& config) : config_(config) {}
+  ~GatewayRuntime() override { stop(); }
+
+  Result<void> start() {
+    std::error_code ec;
+    fs::create_directories(config_.data_dir, ec);
+    if (ec) return makeError(fmt::format("cannot create data_dir {}: {}", config_.data_dir.string(), ec.message()));
+    ::chmod(config_.data_dir.c_str(), 0700);
+
+    auto store = store::openSqliteStore(config_.store_path);
+    if (!store) return makeError(fmt::format("store {}: {}", config_.store_path.string(), store.error().message));
+    store_ = std::move(*store);
+    auto log = recording::EventLog::open(config_.recording_dir, config_.recording_fsync);
+    if (!log) return makeError(fmt::format("recording {}: {}", config_.recording_dir.string(), log.error().message));
+    log_ = std::move(*log);
+    indexer_ = std::make_unique<recording::Indexer>(*store_, config_.recording_dir);
+    if (auto r = indexer_->catchUp(); !r)
+      spdlog::warn("indexing earlier recordings failed (will retry): {}", r.error().message);
+    indexer_thread_ = std::jthread([this](std::stop_token stop) {
+      recording::runIndexerLoop(*indexer_, stop, std::chrono::milliseconds(500));
+    });
+
+    if (auto r = setupTls(); !r) return r;
+    if (auto r = setupUpstreams(); !r) return r;
+
+    ctx_.config = &config_;
+    ctx_.store = store_.get();
+    ctx_.log = log_.get();
+    ctx_.metrics = &metrics_;
+    ctx_.cancels = &cancels_;
+    ctx_.client_tls = tls_.get();
+    if (config_.postgres_listener.enabled) {
+      server_ = std::make_unique<gateway::Server>(ctx_);
+      if (auto r = server_->start(config_.workers); !r) return r;
+    }
+    if (config_.http_listener.enabled) {
+      api::ApiContext api{.metrics = &metrics_, .recording_healthy = [log = log_.get()] { return log->healthy(); }};
+      http_ = std::make_unique<api::HttpServer>(config_.http_listener, std::move(api));
+      if (auto r = http_->start(); !r) return r;
+    }
+    return {};
+  }
+
+  uint16_t postgresPort() const override { return server_ ? server_->port() : 0; }
+  uint16_t httpPort() const override { return http_ ? http_->port() : 0; }
+
+  void stop() override {
+    if (stopped_) return;
+    stopped_ = true;
+    if (server_) server_->stop(std::chrono::milliseconds(2000));
+    if (http_) http_->stop();
+    if (indexer_thread_.joinable()) {
+      indexer_thread_.request_stop();
+      indexer_thread_.join();
+    }
+  }
+
+ private:
+  Result<void> setupTls() {
+    fs::path cert = config_.tls_cert;
+    fs::path key = config_.tls_key;
+    if (cert.empty()) {
+      cert = config_.data_dir / "tls" / "gateway.crt";
+      key = config_.data_dir / "tls" / "gateway.key";
+      if (auto r = net::ensureSelfSignedCertificate(cert, key, "localhost"); !r)
+        return makeError("generating the gateway's TLS certificate: " + r.error().message);
+    }
+    tls_ = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
+    tls_->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                      net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1 |
+                      net::ssl::context::single_dh_use);
+    boost::system::error_code ec;
+    tls_->use_certificate_chain_file(cert.string(), ec);
+    if (!ec) tls_->use_private_key_file(key.string(), net::ssl::context::pem, ec);
+    if (ec) return makeError(fmt::format("TLS certificate {} / key {}: {}", cert.string(), key.string(), ec.message()));
+    return {};
+  }
+
+  Result<void> setupUpstreams() {
+    std::optional<vault::MasterKey> master;
+    if (config_.master_key) {
+      auto k = vault::loadMasterKey(*config_.master_key);
+      if (!k) return makeError("vault.master_key: " + k.error().message);
+      master = std::move(*k);
+    }
+    for (const auto& c : config_.connections) {
+      gateway::UpstreamProfile profile{.connection = &c};
+      if (c.password) {
+        auto secret = vault::resolveSecret(*c.password, master ? &*master : nullptr);
+        if (!secret) return makeError(fmt::format("connection '{}': password: {}", c.name, secret.error().message));
+        profile.password = std::move(*secret);
+      }
+      try {
+        profile.tls = gateway::makeUpstreamTlsContext(c);
+      } catch (const boost::system::system_error& e) {
+        return makeError(fmt::format("connection '{}': TLS: {}", c.name, e.what()));
+      }
+      ctx_.upstreams.emplace(c.name, std::move(profile));
+    }
+    return {};
+  }
+
+  core::Config config_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<recording::EventLog> log_;
+  std::unique_ptr<recording::Indexer> indexer_;
+  std::jthread indexer_thread_;
+  std::unique_ptr<net::ssl::context> tls_;
+  gateway::Metrics metrics_;
+  gateway::CancelRegistry cancels_;
+  gateway::GatewayContext ctx_;
+  std::unique_ptr<gateway::Server> server_;
+  std::unique_ptr<api::HttpServer> http_;
+  bool stopped_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Runtime>> Runtime::start(const core::Config& config) {
+  auto rt = std::make_unique<GatewayRuntime>(config);
+  if (auto r = rt->start(); !r) return r.error();
+  return std::unique_ptr<Runtime>(std::move(rt));
+}
+
+void blockStopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);  // a peer that vanishes is an error value, not a process kill
+}
+
+int waitForStopSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  int sig = 0;
+  sigwait(&set, &sig);
+  return sig;
+}
+
+void setupLogging(const std::string& level) {
+  auto logger = spdlog::stderr_color_mt("gatehouse");
+  spdlog::set_default_logger(logger);
+  const char* env = std::getenv("GATEHOUSE_LOG");
+  spdlog::set_level(spdlog::level::from_str(env && *env ? env : level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+}
+
+}  // namespace gatehouse::cli

@@ -1,0 +1,30 @@
+// GatewayContext: what every session shares. Built once at start; read-only afterwards except for members
+// that are themselves thread-safe (store, event log, metrics, cancel registry).
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <string>
+
+#include "core/config.h"
+#include "gateway/cancel_registry.h"
+#include "gateway/metrics.h"
+#include "gateway/upstream.h"
+#include "net/asio.h"
+#include "recording/event_log.h"
+#include "store/store.h"
+
+namespace gatehouse::gateway {
+
+struct GatewayContext {
+  const core::Config* config = nullptr;
+  store::Store* store = nullptr;
+  recording::EventLog* log = nullptr;
+  Metrics* metrics = nullptr;
+  CancelRegistry* cancels = nullptr;
+  net::ssl::context* client_tls = nullptr;
+  std::map<std::string, UpstreamProfile, std::less<>> upstreams;  // by connection name
+  std::atomic<bool> shutting_down{false};
+};
+
+}  // namespace gatehouse::gateway

@@ -1,0 +1,486 @@
+// PgSession: the PostgreSQL data path of the gateway.
+#include "gateway/pg_session.h"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <fmt/format.h>
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstring>
+
+#include "identity/tokens.h"
+#include "protocols/postgres/codec.h"
+#include "protocols/postgres/stream_scanner.h"
+#include "recording/events.h"
+
+namespace gatehouse::gateway {
+namespace {
+
+namespace asio = net::asio;
+using namespace asio::experimental::awaitable_operators;
+
+constexpr std::size_t kReadChunk = 64 * 1024;
+
+int64_t nowUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string newSessionId() {
+  std::array<unsigned char, 12> r{};
+  if (RAND_bytes(r.data(), static_cast<int>(r.size())) != 1) throw std::runtime_error("no randomness");
+  std::string id = "ses_";
+  for (auto b : r) id += fmt::format("{:02x}", b);
+  return id;
+}
+
+const char* stateName(PgSession::State s) {
+  switch (s) {
+    case PgSession::State::kStartup: return "startup";
+    case PgSession::State::kAuthenticating: return "authenticating";
+    case PgSession::State::kConnectingUpstream: return "connecting-upstream";
+    case PgSession::State::kRelaying: return "relaying";
+    case PgSession::State::kClosed: return "closed";
+  }
+  return "?";
+}
+
+std::string authMessage(pg::AuthCode code) {
+  std::string out;
+  pg::encode(pg::BackendMessage{pg::Authentication{code, {}}}, out);
+  return out;
+}
+
+}  // namespace
+
+PgSession::PgSession(GatewayContext& ctx, net::tcp::socket socket)
+    : ctx_(ctx), client_(std::move(socket)), session_id_(newSessionId()) {}
+
+void PgSession::setState(State s) {
+  spdlog::debug("session {}: {} -> {}", session_id_, stateName(state_), stateName(s));
+  state_ = s;
+}
+
+void PgSession::closeBoth() {
+  closing_ = true;
+  client_.close();
+  if (server_) server_->close();
+}
+
+void PgSession::shutdown() {
+  close_reason_ = "gateway shutting down";
+  closeBoth();
+}
+
+net::awaitable<void> PgSession::run() {
+  auto self = shared_from_this();
+  ctx_.metrics->connections_total.Increment();
+  ctx_.metrics->connections_active.Increment();
+  try {
+    co_await serve();
+  } catch (const boost::system::system_error& e) {
+    spdlog::debug("session {}: ended in state {}: {}", session_id_, stateName(state_), e.code().message());
+  } catch (const std::exception& e) {
+    spdlog::warn("session {}: ended in state {}: {}", session_id_, stateName(state_), e.what());
+  }
+  closeBoth();
+  if (client_key_.first != 0) ctx_.cancels->remove(client_key_.first, client_key_.second);
+  if (state_ == State::kRelaying) {
+    TrackerOutput out;
+    tracker_.abandon(nowUs(), close_reason_, out);
+    record(out);
+    batch_.clear();
+    recording::appendEvent(recording::SessionClosed{.session_id = session_id_, .ended_at_us = nowUs(),
+                                                    .reason = close_reason_,
+                                                    .bytes_from_client = bytes_from_client_,
+                                                    .bytes_from_server = bytes_from_server_},
+                           batch_);
+    if (auto ok = ctx_.log->write(batch_); !ok)
+      spdlog::error("session {}: could not record the session's end: {}", session_id_, ok.error().message);
+  }
+  setState(State::kClosed);
+  ctx_.metrics->connections_active.Decrement();
+}
+
+net::awaitable<void> PgSession::refuse(std::string_view sqlstate, std::string_view message, std::string_view detail) {
+  ctx_.metrics->connections_refused.Increment();
+  spdlog::info("session {}: refused {}@{} from {}: {} ({})", session_id_, user_, connection_, client_addr_, message,
+               sqlstate);
+  const auto error = pg::errorResponse("FATAL", sqlstate, message, detail);
+  net::error_code ec;
+  if (client_.tls())
+    co_await client_.writeAll(asio::buffer(error));
+  else
+    co_await asio::async_write(client_.socket(), asio::buffer(error), asio::redirect_error(net::use_awaitable, ec));
+}
+
+net::awaitable<void> PgSession::serve() {
+  client_.noteRemote();
+  client_addr_ = client_.remoteAddress();
+  net::error_code ec;
+  client_.socket().set_option(net::tcp::no_delay(true), ec);
+  if (!co_await startup()) co_return;
+
+  setState(State::kRelaying);
+  if (!server_pending_.empty()) {
+    // Backend bytes that arrived with its ReadyForQuery: they are asynchronous messages; pass them on first.
+    co_await client_.writeAll(asio::buffer(server_pending_));
+  }
+  co_await (relayClientToServer() && relayServerToClient());
+}
+
+net::awaitable<bool> PgSession::startup() {
+  auto ex = co_await asio::this_coro::executor;
+  const pg::Limits limits;
+  std::string in;
+  std::array<char, 4096> chunk;
+  pg::StartupMessage startup;
+  {
+    net::Deadline deadline(ex, std::chrono::milliseconds(ctx_.config->startup_timeout_ms), client_);
+    auto readMore = [&]() -> net::awaitable<void> {
+      const auto n = co_await client_.readSome(asio::buffer(chunk));
+      if (n == 0) throw boost::system::system_error(asio::error::eof);
+      in.append(chunk.data(), n);
+    };
+
+    for (;;) {
+      auto r = pg::decodeStartup(in, limits);
+      if (r.status == pg::DecodeStatus::kNeedMore) {
+        co_await readMore();
+        continue;
+      }
+      if (r.status == pg::DecodeStatus::kError) {
+        co_await refuse(pg::sqlstate::kProtocolViolation, "invalid startup packet: " + r.error);
+        co_return false;
+      }
+      in.erase(0, r.size);
+      if (std::holds_alternative<pg::SslRequest>(r.packet)) {
+        if (client_.tls() || !in.empty()) {
+          // A second SSLRequest, or bytes sent before the handshake (they would bypass TLS): refuse.
+          co_await refuse(pg::sqlstate::kProtocolViolation, "unexpected data around SSLRequest");
+          co_return false;
+        }
+        co_await asio::async_write(client_.socket(), asio::buffer("S", 1), net::use_awaitable);
+        co_await client_.handshakeServer(*ctx_.client_tls);
+        continue;
+      }
+      if (std::holds_alternative<pg::GssEncRequest>(r.packet)) {
+        co_await asio::async_write(client_.socket(), asio::buffer("N", 1), net::use_awaitable);
+        continue;
+      }
+      if (auto* cancel = std::get_if<pg::CancelRequest>(&r.packet)) {
+        if (auto target = ctx_.cancels->find(cancel->pid, cancel->key)) {
+          spdlog::info("cancel request from {} for a session's running query", client_addr_);
+          co_await sendCancel(target->host, target->port, target->backend_pid, target->backend_key);
+        } else {
+          spdlog::info("cancel request from {} with an unknown key: ignored", client_addr_);
+        }
+        co_return false;
+      }
+      startup = std::get<pg::StartupMessage>(std::move(r.packet));
+      break;
+    }
+
+    setState(State::kAuthenticating);
+    const std::string* user = startup.find("user");
+    if (!user || user->empty()) {
+      co_await refuse(pg::sqlstate::kInvalidAuthorization, "no user name given in the startup packet");
+      co_return false;
+    }
+    user_ = *user;
+    const std::string* db = startup.find("database");
+    connection_ = db && !db->empty() ? *db : user_;  // libpq's default: database = user
+    if (startup.find("replication")) {
+      co_await refuse(pg::sqlstate::kFeatureNotSupported, "replication connections are not supported by the gateway");
+      co_return false;
+    }
+    if (!client_.tls() && !client_.remoteIsLoopback()) {
+      co_await refuse(pg::sqlstate::kInvalidAuthorization,
+                      "the gateway accepts a token only over TLS: connect with sslmode=require");
+      co_return false;
+    }
+    for (const auto& p : startup.params) client_params_.push_back(p);
+
+    // The password is the caller's access token.
+    const auto ask = authMessage(pg::AuthCode::kCleartextPassword);
+    co_await client_.writeAll(asio::buffer(ask));
+    pg::FrameResult frame;
+    for (;;) {
+      frame = pg::peekFrame(in, limits);
+      if (frame.status == pg::DecodeStatus::kMessage) break;
+      if (frame.status == pg::DecodeStatus::kError) {
+        co_await refuse(pg::sqlstate::kProtocolViolation, "invalid password message: " + frame.error);
+        co_return false;
+      }
+      co_await readMore();
+    }
+    if (frame.frame.type != 'p') {
+      co_await refuse(pg::sqlstate::kProtocolViolation,
+                      fmt::format("expected a password message, got message type '{}'", frame.frame.type));
+      co_return false;
+    }
+    auto password = pg::decodePassword(frame.frame.body);
+    in.erase(0, frame.frame.size);
+    if (!password) {
+      co_await refuse(pg::sqlstate::kProtocolViolation, "invalid password message: " + password.error().message);
+      co_return false;
+    }
+    auto token = identity::verifyToken(*ctx_.store, *password, user_);
+    if (!token) {
+      spdlog::info("session {}: token refused for user {}: {}", session_id_, user_, token.error().message);
+      co_await refuse(pg::sqlstate::kInvalidPassword,
+                      fmt::format("password authentication failed for user \"{}\"", user_));
+      co_return false;
+    }
+    auto it = ctx_.upstreams.find(connection_);
+    if (it == ctx_.upstreams.end()) {
+      co_await refuse(pg::sqlstate::kInvalidCatalogName,
+                      fmt::format("connection \"{}\" does not exist", connection_),
+                      "The database name is the name of a gateway connection; `gatehouse connections` lists them.");
+      co_return false;
+    }
+    const auto& allowed = it->second.connection->allow_groups;
+    const bool permitted = std::any_of(token->groups.begin(), token->groups.end(), [&](const std::string& g) {
+      return std::find(allowed.begin(), allowed.end(), g) != allowed.end();
+    });
+    if (!permitted) {
+      co_await refuse(pg::sqlstate::kInsufficientPrivilege,
+                      fmt::format("user \"{}\" may not use connection \"{}\"", user_, connection_),
+                      "None of the user's groups is allowed on this connection.");
+      co_return false;
+    }
+    client_pending_ = std::move(in);
+  }
+
+  setState(State::kConnectingUpstream);
+  const auto& profile = ctx_.upstreams.find(connection_)->second;
+  std::optional<UpstreamSession> connected;
+  std::string failure;
+  try {
+    connected.emplace(co_await connectUpstream(profile, client_params_));
+  } catch (const UpstreamError& e) {
+    failure = e.what();
+  }
+  if (!connected) {
+    spdlog::warn("session {}: upstream for connection {} failed: {}", session_id_, connection_, failure);
+    co_await refuse(pg::sqlstate::kUnableToConnect,
+                    fmt::format("the gateway could not connect to \"{}\": {}", connection_, failure));
+    co_return false;
+  }
+  UpstreamSession& up = *connected;
+  server_ = std::make_unique<net::Transport>(std::move(up.transport));
+  server_pending_ = std::move(up.leftover);
+  cancel_target_ = CancelTarget{profile.connection->host, profile.connection->port, up.backend_pid, up.backend_key};
+  client_key_ = ctx_.cancels->add(cancel_target_);
+
+  // The session exists only once it is recorded: a gateway that cannot record refuses (fail closed).
+  recording::appendEvent(recording::SessionOpened{.session_id = session_id_, .user = user_,
+                                                  .connection = connection_, .client_addr = client_addr_,
+                                                  .started_at_us = nowUs(), .tls = client_.tls()},
+                         batch_);
+  auto recorded = ctx_.log->write(batch_);
+  batch_.clear();
+  if (!recorded) {
+    ctx_.metrics->recording_failures_total.Increment();
+    co_await refuse(pg::sqlstate::kIoError, "the gateway cannot record sessions right now; try again later",
+                    recorded.error().message);
+    co_return false;
+  }
+
+  std::string hello = authMessage(pg::AuthCode::kOk);
+  hello += up.to_client;
+  pg::encode(pg::BackendMessage{pg::BackendKeyData{client_key_.first, client_key_.second}}, hello);
+  pg::encode(pg::BackendMessage{pg::ReadyForQuery{up.transaction_status}}, hello);
+  co_await client_.writeAll(asio::buffer(hello));
+  spdlog::info("session {}: {} connected to {} from {}{}", session_id_, user_, connection_, client_addr_,
+               client_.tls() ? " over TLS" : "");
+  co_return true;
+}
+
+bool PgSession::record(TrackerOutput& out) {
+  if (out.starts.empty() && out.ends.empty()) return true;
+  batch_.clear();
+  for (auto& s : out.starts)
+    recording::appendEvent(recording::StatementStarted{.session_id = session_id_, .seq = static_cast<uint64_t>(s.seq),
+                                                       .user = user_, .connection = connection_,
+                                                       .client_addr = client_addr_, .protocol = s.protocol,
+                                                       .sql = std::move(s.sql), .started_at_us = s.started_at_us},
+                           batch_);
+  for (auto& e : out.ends) {
+    ctx_.metrics->statements_total.Increment();
+    if (!e.sqlstate.empty()) ctx_.metrics->statement_errors_total.Increment();
+    ctx_.metrics->statement_duration_seconds.Observe(static_cast<double>(e.duration_us) / 1e6);
+    recording::appendEvent(recording::StatementFinished{.session_id = session_id_, .seq = static_cast<uint64_t>(e.seq),
+                                                        .duration_us = e.duration_us, .tag = std::move(e.tag),
+                                                        .sqlstate = std::move(e.sqlstate),
+                                                        .error_message = std::move(e.error_message), .rows = e.rows},
+                           batch_);
+  }
+  out.clear();
+  auto ok = ctx_.log->write(batch_);
+  if (!ok) {
+    ctx_.metrics->recording_failures_total.Increment();
+    spdlog::error("session {}: recording failed: {}", session_id_, ok.error().message);
+  }
+  return ok.ok();
+}
+
+net::awaitable<void> PgSession::cancelBackendQuery() {
+  try {
+    co_await sendCancel(cancel_target_.host, cancel_target_.port, cancel_target_.backend_pid,
+                        cancel_target_.backend_key);
+  } catch (const std::exception& e) {
+    spdlog::warn("session {}: could not cancel the backend's query: {}", session_id_, e.what());
+  }
+}
+
+net::awaitable<void> PgSession::relayClientToServer() {
+  pg::StreamScanner scanner(StatementTracker::kFrontendTypes, pg::Limits{});
+  std::string buf = std::move(client_pending_);
+  std::size_t len = buf.size();
+  buf.resize(std::max<std::size_t>(kReadChunk, len));
+  TrackerOutput out;
+  bool client_gone = false;
+  try {
+    for (;;) {
+      // Process what is buffered (first round: bytes that came with the startup packet).
+      std::size_t pos = 0;
+      std::size_t need = 0;
+      while (true) {
+        auto step = scanner.next(std::string_view(buf.data() + pos, len - pos));
+        if (step.kind == pg::StreamScanner::Kind::kNeedMore) {
+          need = step.need;
+          break;
+        }
+        if (step.kind == pg::StreamScanner::Kind::kError ||
+            (step.kind == pg::StreamScanner::Kind::kMessage && !tracker_.onFrontend(step.type, step.body, nowUs(), out))) {
+          close_reason_ = "protocol error from the client";
+          if (!client_writing_) {
+            const auto err = pg::errorResponse("FATAL", pg::sqlstate::kProtocolViolation,
+                                               step.error.empty() ? "invalid message from the client" : step.error);
+            co_await client_.writeAll(asio::buffer(err));
+          }
+          closeBoth();
+          co_return;
+        }
+        if (step.kind == pg::StreamScanner::Kind::kPassThrough && step.first && step.type == 'X')
+          close_reason_ = "client terminated";
+        pos += step.consumed;
+      }
+      if (!record(out)) {
+        // Fail closed: nothing runs unrecorded. An idle session gets an error and stays usable; otherwise the
+        // replies could no longer be paired, so the session ends.
+        close_reason_ = "recording failed";
+        const auto msg = "the gateway cannot record statements right now, so it refuses to run them";
+        const bool idle = tracker_.dropLastQuery() && !tracker_.inFlight();
+        if (!idle) {
+          if (!client_writing_) {
+            const auto err = pg::errorResponse("FATAL", pg::sqlstate::kIoError, msg);
+            co_await client_.writeAll(asio::buffer(err));
+          }
+          closeBoth();
+          co_return;
+        }
+        std::string err = pg::errorResponse("ERROR", pg::sqlstate::kIoError, msg);
+        pg::encode(pg::BackendMessage{pg::ReadyForQuery{tracker_.transactionStatus()}}, err);
+        co_await client_.writeAll(asio::buffer(err));
+        std::memmove(buf.data(), buf.data() + pos, len - pos);
+        len -= pos;
+      } else if (pos > 0) {
+        co_await server_->writeAll(asio::buffer(buf.data(), pos));
+        std::memmove(buf.data(), buf.data() + pos, len - pos);
+        len -= pos;
+      }
+      if (need > buf.size()) buf.resize(need);
+      else if (len == buf.size()) buf.resize(buf.size() * 2);
+
+      const auto n = co_await client_.readSome(asio::buffer(buf.data() + len, buf.size() - len));
+      if (n == 0) {
+        client_gone = true;
+        break;
+      }
+      len += n;
+      bytes_from_client_ += n;
+      ctx_.metrics->bytes_from_client.Increment(static_cast<double>(n));
+    }
+  } catch (const boost::system::system_error& e) {
+    client_gone = !closing_;
+    spdlog::debug("session {}: client side ended: {}", session_id_, e.code().message());
+  }
+  if (client_gone && !closing_ && tracker_.inFlight()) {
+    // The client vanished with a query running: stop the query rather than let it run on unobserved.
+    close_reason_ = "client disconnected during a query";
+    co_await cancelBackendQuery();
+  }
+  closeBoth();
+}
+
+net::awaitable<void> PgSession::relayServerToClient() {
+  pg::StreamScanner scanner(StatementTracker::kBackendTypes, pg::Limits{});
+  std::string buf(kReadChunk, '\0');
+  std::size_t len = 0;
+  TrackerOutput out;
+  try {
+    for (;;) {
+      const auto n = co_await server_->readSome(asio::buffer(buf.data() + len, buf.size() - len));
+      if (n == 0) {
+        if (!closing_) close_reason_ = "the database closed the connection";
+        break;
+      }
+      len += n;
+      bytes_from_server_ += n;
+      ctx_.metrics->bytes_from_server.Increment(static_cast<double>(n));
+
+      std::size_t pos = 0;
+      std::size_t need = 0;
+      for (;;) {
+        auto step = scanner.next(std::string_view(buf.data() + pos, len - pos));
+        if (step.kind == pg::StreamScanner::Kind::kNeedMore) {
+          need = step.need;
+          break;
+        }
+        if (step.kind == pg::StreamScanner::Kind::kError ||
+            (step.kind == pg::StreamScanner::Kind::kMessage && !tracker_.onBackend(step.type, step.body, nowUs(), out))) {
+          // Out of sync with the backend: never guess, close.
+          spdlog::error("session {}: lost track of the backend's messages ({}); closing", session_id_,
+                        step.error.empty() ? fmt::format("unexpected '{}'", step.type) : step.error);
+          close_reason_ = "protocol error from the database";
+          closeBoth();
+          co_return;
+        }
+        if (step.kind == pg::StreamScanner::Kind::kPassThrough && step.first && step.type == 'D')
+          tracker_.onDataRow();
+        pos += step.consumed;
+      }
+      // The records of completed statements reach the log before their results reach the client.
+      if (!record(out)) {
+        close_reason_ = "recording failed";
+        const auto err = pg::errorResponse("FATAL", pg::sqlstate::kIoError,
+                                           "the gateway could not record the statement, so it withholds its result");
+        client_writing_ = true;
+        co_await client_.writeAll(asio::buffer(err));
+        closeBoth();
+        co_return;
+      }
+      if (pos > 0) {
+        client_writing_ = true;
+        co_await client_.writeAll(asio::buffer(buf.data(), pos));
+        client_writing_ = false;
+        std::memmove(buf.data(), buf.data() + pos, len - pos);
+        len -= pos;
+      }
+      if (need > buf.size()) buf.resize(need);
+      else if (len == buf.size()) buf.resize(buf.size() * 2);
+    }
+  } catch (const boost::system::system_error& e) {
+    if (!closing_) close_reason_ = "lost the connection to the database";
+    spdlog::debug("session {}: server side ended: {}", session_id_, e.code().message());
+  }
+  closeBoth();
+}
+
+}  // namespace gatehouse::gateway

@@ -1,0 +1,61 @@
+// PgSession: one client connection through the gateway, as one coroutine: startup and TLS, the client's token,
+// the gateway's own login to the backend, then the relay in both directions with every statement recorded
+// before its result reaches the client.
+//
+// States (logged at debug level): kStartup -> kAuthenticating -> kConnectingUpstream -> kRelaying -> kClosed.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "gateway/context.h"
+#include "gateway/statement_tracker.h"
+#include "net/transport.h"
+
+namespace gatehouse::gateway {
+
+class PgSession : public std::enable_shared_from_this<PgSession> {
+ public:
+  enum class State { kStartup, kAuthenticating, kConnectingUpstream, kRelaying, kClosed };
+
+  PgSession(GatewayContext& ctx, net::tcp::socket socket);
+  net::awaitable<void> run();
+  // Ends the session from outside (gateway shutdown): closes both sides; records are still written.
+  void shutdown();
+
+ private:
+  net::awaitable<void> serve();
+  net::awaitable<bool> startup();  // false: the connection ended during startup (cancel, refusal)
+  net::awaitable<void> relayClientToServer();
+  net::awaitable<void> relayServerToClient();
+  net::awaitable<void> refuse(std::string_view sqlstate, std::string_view message, std::string_view detail = {});
+  net::awaitable<void> cancelBackendQuery();
+  void setState(State s);
+  // Writes the tracker's pending output to the event log. false: the log cannot be written (fail closed).
+  bool record(TrackerOutput& out);
+  void closeBoth();
+
+  GatewayContext& ctx_;
+  net::Transport client_;
+  std::unique_ptr<net::Transport> server_;
+  State state_ = State::kStartup;
+  std::string session_id_;
+  std::string user_;
+  std::string connection_;
+  std::string client_addr_;
+  std::vector<std::pair<std::string, std::string>> client_params_;
+  std::string client_pending_;  // client bytes read past the startup phase
+  std::string server_pending_;  // backend bytes read past its ReadyForQuery
+  StatementTracker tracker_;
+  CancelTarget cancel_target_;
+  std::pair<int32_t, int32_t> client_key_{0, 0};
+  std::string close_reason_ = "client disconnected";
+  bool client_writing_ = false;
+  bool closing_ = false;
+  uint64_t bytes_from_client_ = 0;
+  uint64_t bytes_from_server_ = 0;
+  std::string batch_;
+};
+
+}  // namespace gatehouse::gateway

@@ -1,0 +1,93 @@
+// The rows the store keeps (tokens, sessions, statements) and the changes the indexer applies to them.
+// Plain data, independent of SQL, so that every Store implementation shares them.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace gatehouse::store {
+
+// Times are microseconds since the Unix epoch, UTC.
+
+struct TokenInfo {
+  std::string id;  // public handle ("tok_…"), safe to print and log; never the secret
+  std::string user;
+  std::vector<std::string> groups;
+  int64_t created_at_us = 0;
+  std::optional<int64_t> revoked_at_us;
+};
+
+struct SessionRow {
+  std::string session_id;
+  std::string user;
+  std::string connection;
+  std::string client_addr;
+  bool tls = false;
+  int64_t started_at_us = 0;
+  std::optional<int64_t> ended_at_us;  // absent while open, or if the gateway died before closing it
+  std::string end_reason;
+  uint64_t bytes_from_client = 0;
+  uint64_t bytes_from_server = 0;
+  uint64_t statements = 0;
+};
+
+struct StatementRow {
+  std::string session_id;
+  uint64_t seq = 0;  // 1-based position within the session
+  std::string user;
+  std::string connection;
+  std::string client_addr;
+  std::string protocol;  // "simple" | "extended"
+  std::string sql;
+  int64_t started_at_us = 0;
+  int64_t duration_us = 0;
+  std::string tag;  // CommandComplete tag, e.g. "SELECT 3"
+  std::string sqlstate;
+  std::string error_message;
+  int64_t rows = 0;
+  std::string status;  // "ok" | "error" | "running"
+};
+
+// What the end of a statement adds to its row.
+struct StatementEnd {
+  std::string session_id;
+  uint64_t seq = 0;
+  int64_t duration_us = 0;
+  std::string tag;
+  std::string sqlstate;  // empty: the statement succeeded
+  std::string error_message;
+  int64_t rows = 0;
+};
+
+// What the end of a session adds to its row.
+struct SessionEnd {
+  std::string session_id;
+  int64_t ended_at_us = 0;
+  std::string end_reason;
+  uint64_t bytes_from_client = 0;
+  uint64_t bytes_from_server = 0;
+};
+
+// One change from the event log: a SessionRow opens a session, a StatementRow starts a statement (status
+// "running"), a StatementEnd completes it, a SessionEnd completes the session.
+using RecordChange = std::variant<SessionRow, StatementRow, StatementEnd, SessionEnd>;
+
+// Listing filters. Unset fields match everything; limit 0 means no limit. Results come newest first.
+struct SessionFilter {
+  size_t limit = 50;
+  std::optional<std::string> user;
+  std::optional<std::string> connection;
+};
+
+struct StatementFilter {
+  size_t limit = 50;
+  std::optional<std::string> session_id;
+  std::optional<std::string> user;
+  std::optional<std::string> connection;
+  std::optional<int64_t> since_us;  // statements started at or after this time
+};
+
+}  // namespace gatehouse::store

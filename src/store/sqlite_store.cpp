@@ -1,0 +1,535 @@
+// The SQLite Store: schema migrations, tokens, recorded sessions and statements, indexer offsets.
+#include "store/sqlite_store.h"
+
+#include <openssl/rand.h>
+
+#include <array>
+#include <boost/json.hpp>
+#include <chrono>
+#include <mutex>
+
+#include "store/sqlite_db.h"
+
+namespace gatehouse::store {
+
+namespace {
+
+using sqlite::Cursor;
+using sqlite::Database;
+using sqlite::Transaction;
+
+// Versioned migrations: entry N-1 takes the schema from version N-1 to N. Append only; never edit a released one.
+// Column names avoid words reserved in SQLite or PostgreSQL (user, rows, offset, groups) so that the PostgreSQL
+// store can keep the same schema.
+constexpr std::array<const char*, 1> kMigrations = {
+    R"sql(
+CREATE TABLE tokens (
+  id            TEXT PRIMARY KEY,
+  user_name     TEXT NOT NULL,
+  groups_json   TEXT NOT NULL,
+  token_hash    TEXT NOT NULL UNIQUE,
+  created_at_us INTEGER NOT NULL,
+  revoked_at_us INTEGER
+);
+CREATE TABLE sessions (
+  session_id        TEXT PRIMARY KEY,
+  user_name         TEXT NOT NULL,
+  connection        TEXT NOT NULL,
+  client_addr       TEXT NOT NULL,
+  tls               INTEGER NOT NULL,
+  started_at_us     INTEGER NOT NULL,
+  ended_at_us       INTEGER,
+  end_reason        TEXT NOT NULL DEFAULT '',
+  bytes_from_client INTEGER NOT NULL DEFAULT 0,
+  bytes_from_server INTEGER NOT NULL DEFAULT 0,
+  statement_count   INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX sessions_by_start ON sessions (started_at_us);
+CREATE TABLE statements (
+  session_id    TEXT NOT NULL,
+  seq           INTEGER NOT NULL,
+  user_name     TEXT NOT NULL,
+  connection    TEXT NOT NULL,
+  client_addr   TEXT NOT NULL,
+  protocol      TEXT NOT NULL,
+  sql_text      TEXT NOT NULL,
+  started_at_us INTEGER NOT NULL,
+  duration_us   INTEGER NOT NULL DEFAULT 0,
+  tag           TEXT NOT NULL DEFAULT '',
+  sqlstate      TEXT NOT NULL DEFAULT '',
+  error_message TEXT NOT NULL DEFAULT '',
+  row_count     INTEGER NOT NULL DEFAULT 0,
+  status        TEXT NOT NULL,
+  PRIMARY KEY (session_id, seq)
+);
+CREATE INDEX statements_by_start ON statements (started_at_us);
+CREATE TABLE log_offsets (
+  log_name    TEXT PRIMARY KEY,
+  byte_offset INTEGER NOT NULL
+);
+)sql",
+};
+
+int64_t nowUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// SQLite integers are signed 64-bit; byte counters never come near 2^63.
+int64_t toDb(uint64_t v) { return static_cast<int64_t>(v); }
+uint64_t fromDb(int64_t v) { return static_cast<uint64_t>(v); }
+// LIMIT -1 is SQLite's "no limit".
+int64_t limitFor(size_t limit) { return limit == 0 ? -1 : static_cast<int64_t>(limit); }
+
+Result<std::string> newTokenId() {
+  std::array<unsigned char, 8> bytes{};
+  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
+    return makeError("cannot generate a token id: no randomness from OpenSSL");
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id = "tok_";
+  for (unsigned char b : bytes) {
+    id += kHex[b >> 4];
+    id += kHex[b & 0xf];
+  }
+  return id;
+}
+
+std::string groupsToJson(const std::vector<std::string>& groups) {
+  boost::json::array a;
+  for (const auto& g : groups) {
+    a.emplace_back(g);
+  }
+  return boost::json::serialize(a);
+}
+
+Result<std::vector<std::string>> groupsFromJson(const std::string& text) {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(text, ec);
+  if (ec || !v.is_array()) {
+    return makeError("store: corrupt token groups: " + text);
+  }
+  std::vector<std::string> groups;
+  for (const auto& g : v.get_array()) {
+    if (!g.is_string()) {
+      return makeError("store: corrupt token groups: " + text);
+    }
+    groups.emplace_back(g.get_string());
+  }
+  return groups;
+}
+
+constexpr const char* kTokenColumns = "id, user_name, groups_json, created_at_us, revoked_at_us";
+
+Result<TokenInfo> readToken(const Cursor& c) {
+  TokenInfo t;
+  t.id = c.text(0);
+  t.user = c.text(1);
+  auto groups = groupsFromJson(c.text(2));
+  if (!groups) {
+    return groups.error();
+  }
+  t.groups = std::move(*groups);
+  t.created_at_us = c.integer(3);
+  t.revoked_at_us = c.optionalInteger(4);
+  return t;
+}
+
+Result<void> migrate(Database& db) {
+  {
+    // Scoped: a cursor that is not reset keeps a statement in progress, which would block COMMIT below.
+    auto journal = db.query("PRAGMA journal_mode=WAL");
+    if (!journal) {
+      return journal.error();
+    }
+    auto row = journal->step();
+    if (!row) {
+      return row.error();
+    }
+    if (!*row || journal->text(0) != "wal") {
+      return makeError("store: cannot switch to WAL mode (is the file on a network filesystem?)");
+    }
+  }
+  // FULL: commits are rare (a token change, one indexer batch), and a token printed to a user must not vanish in
+  // a power loss. Audit rows could be rebuilt from the logs, but the offsets that say so share the transaction.
+  if (auto r = db.exec("PRAGMA synchronous=FULL"); !r) {
+    return r.error();
+  }
+
+  auto txn = Transaction::begin(db);
+  if (!txn) {
+    return txn.error();
+  }
+  if (auto r = db.exec("CREATE TABLE IF NOT EXISTS schema_version ("
+                       "version INTEGER PRIMARY KEY, applied_at_us INTEGER NOT NULL)");
+      !r) {
+    return r.error();
+  }
+  int64_t current = 0;
+  {
+    auto q = db.query("SELECT COALESCE(MAX(version), 0) FROM schema_version");
+    if (!q) {
+      return q.error();
+    }
+    if (auto r = q->step(); !r) {
+      return r.error();
+    }
+    current = q->integer(0);
+  }
+  const auto known = static_cast<int64_t>(kMigrations.size());
+  if (current > known) {
+    return makeError("store schema version " + std::to_string(current) + " is newer than this gatehouse knows (" +
+                     std::to_string(known) + "); upgrade gatehouse");
+  }
+  for (int64_t v = current + 1; v <= known; ++v) {
+    if (auto r = db.exec(kMigrations[static_cast<size_t>(v - 1)]); !r) {
+      return makeError("store migration " + std::to_string(v) + " failed: " + r.error().message);
+    }
+    auto q = db.query("INSERT INTO schema_version (version, applied_at_us) VALUES (?1, ?2)");
+    if (!q) {
+      return q.error();
+    }
+    q->bind(1, v);
+    q->bind(2, nowUs());
+    if (auto r = q->run(); !r) {
+      return r.error();
+    }
+  }
+  return txn->commit();
+}
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}
+
+  Result<TokenInfo> createToken(std::string_view user, const std::vector<std::string>& groups,
+                                std::string_view token_hash) override {
+    auto id = newTokenId();
+    if (!id) {
+      return id.error();
+    }
+    TokenInfo t{.id = std::move(*id), .user = std::string(user), .groups = groups, .created_at_us = nowUs(),
+                .revoked_at_us = std::nullopt};
+    std::lock_guard lock(mu_);
+    auto q = db_->query(
+        "INSERT INTO tokens (id, user_name, groups_json, token_hash, created_at_us) VALUES (?1, ?2, ?3, ?4, ?5)");
+    if (!q) {
+      return q.error();
+    }
+    q->bind(1, std::string_view(t.id));
+    q->bind(2, user);
+    q->bind(3, std::string_view(groupsToJson(groups)));
+    q->bind(4, token_hash);
+    q->bind(5, t.created_at_us);
+    if (auto r = q->run(); !r) {
+      return makeError("cannot store token: " + r.error().message);
+    }
+    return t;
+  }
+
+  Result<std::optional<TokenInfo>> findTokenByHash(std::string_view token_hash) override {
+    std::lock_guard lock(mu_);
+    auto q = db_->query(std::string("SELECT ") + kTokenColumns + " FROM tokens WHERE token_hash = ?1");
+    if (!q) {
+      return q.error();
+    }
+    q->bind(1, token_hash);
+    auto row = q->step();
+    if (!row) {
+      return row.error();
+    }
+    if (!*row) {
+      return std::optional<TokenInfo>();
+    }
+    auto t = readToken(*q);
+    if (!t) {
+      return t.error();
+    }
+    return std::optional<TokenInfo>(std::move(*t));
+  }
+
+  Result<std::vector<TokenInfo>> listTokens() override {
+    std::lock_guard lock(mu_);
+    auto q = db_->query(std::string("SELECT ") + kTokenColumns + " FROM tokens ORDER BY created_at_us, id");
+    if (!q) {
+      return q.error();
+    }
+    std::vector<TokenInfo> out;
+    while (true) {
+      auto row = q->step();
+      if (!row) {
+        return row.error();
+      }
+      if (!*row) {
+        return out;
+      }
+      auto t = readToken(*q);
+      if (!t) {
+        return t.error();
+      }
+      out.push_back(std::move(*t));
+    }
+  }
+
+  Result<void> revokeToken(std::string_view id) override {
+    std::lock_guard lock(mu_);
+    auto q = db_->query("UPDATE tokens SET revoked_at_us = COALESCE(revoked_at_us, ?2) WHERE id = ?1");
+    if (!q) {
+      return q.error();
+    }
+    q->bind(1, id);
+    q->bind(2, nowUs());
+    if (auto r = q->run(); !r) {
+      return r.error();
+    }
+    if (db_->changes() == 0) {
+      return makeError("no token with id " + std::string(id));
+    }
+    return {};
+  }
+
+  Result<std::vector<SessionRow>> listSessions(const SessionFilter& filter) override {
+    std::lock_guard lock(mu_);
+    auto q = db_->query(
+        "SELECT session_id, user_name, connection, client_addr, tls, started_at_us, ended_at_us, end_reason, "
+        "bytes_from_client, bytes_from_server, statement_count FROM sessions "
+        "WHERE (?1 IS NULL OR user_name = ?1) AND (?2 IS NULL OR connection = ?2) "
+        "ORDER BY started_at_us DESC, session_id DESC LIMIT ?3");
+    if (!q) {
+      return q.error();
+    }
+    q->bind(1, filter.user);
+    q->bind(2, filter.connection);
+    q->bind(3, limitFor(filter.limit));
+    std::vector<SessionRow> out;
+    while (true) {
+      auto row = q->step();
+      if (!row) {
+        return row.error();
+      }
+      if (!*row) {
+        return out;
+      }
+      SessionRow s;
+      s.session_id = q->text(0);
+      s.user = q->text(1);
+      s.connection = q->text(2);
+      s.client_addr = q->text(3);
+      s.tls = q->integer(4) != 0;
+      s.started_at_us = q->integer(5);
+      s.ended_at_us = q->optionalInteger(6);
+      s.end_reason = q->text(7);
+      s.bytes_from_client = fromDb(q->integer(8));
+      s.bytes_from_server = fromDb(q->integer(9));
+      s.statements = fromDb(q->integer(10));
+      out.push_back(std::move(s));
+    }
+  }
+
+  Result<std::vector<StatementRow>> listStatements(const StatementFilter& filter) override {
+    std::lock_guard lock(mu_);
+    auto q = db_->query(
+        "SELECT session_id, seq, user_name, connection, client_addr, protocol, sql_text, started_at_us, "
+        "duration_us, tag, sqlstate, error_message, row_count, status FROM statements "
+        "WHERE (?1 IS NULL OR session_id = ?1) AND (?2 IS NULL OR user_name = ?2) "
+        "AND (?3 IS NULL OR connection = ?3) AND (?4 IS NULL OR started_at_us >= ?4) "
+        "ORDER BY started_at_us DESC, session_id DESC, seq DESC LIMIT ?5");
+    if (!q) {
+      return q.error();
+    }
+    q->bind(1, filter.session_id);
+    q->bind(2, filter.user);
+    q->bind(3, filter.connection);
+    q->bind(4, filter.since_us);
+    q->bind(5, limitFor(filter.limit));
+    std::vector<StatementRow> out;
+    while (true) {
+      auto row = q->step();
+      if (!row) {
+        return row.error();
+      }
+      if (!*row) {
+        return out;
+      }
+      StatementRow s;
+      s.session_id = q->text(0);
+      s.seq = fromDb(q->integer(1));
+      s.user = q->text(2);
+      s.connection = q->text(3);
+      s.client_addr = q->text(4);
+      s.protocol = q->text(5);
+      s.sql = q->text(6);
+      s.started_at_us = q->integer(7);
+      s.duration_us = q->integer(8);
+      s.tag = q->text(9);
+      s.sqlstate = q->text(10);
+      s.error_message = q->text(11);
+      s.rows = q->integer(12);
+      s.status = q->text(13);
+      out.push_back(std::move(s));
+    }
+  }
+
+  Result<uint64_t> getLogOffset(std::string_view log_name) override {
+    std::lock_guard lock(mu_);
+    return readOffset(log_name);
+  }
+
+  Result<bool> applyLogBatch(std::string_view log_name, uint64_t from_offset, uint64_t to_offset,
+                             std::span<const RecordChange> changes) override {
+    std::lock_guard lock(mu_);
+    auto txn = Transaction::begin(*db_);
+    if (!txn) {
+      return txn.error();
+    }
+    // Re-read inside the write lock: another process may have indexed this range since our caller looked.
+    auto current = readOffset(log_name);
+    if (!current) {
+      return current.error();
+    }
+    if (*current != from_offset) {
+      return false;
+    }
+    for (const auto& change : changes) {
+      auto r = std::visit([this](const auto& c) { return apply(c); }, change);
+      if (!r) {
+        return r.error();
+      }
+    }
+    {
+      auto q = db_->query(
+          "INSERT INTO log_offsets (log_name, byte_offset) VALUES (?1, ?2) "
+          "ON CONFLICT (log_name) DO UPDATE SET byte_offset = excluded.byte_offset");
+      if (!q) {
+        return q.error();
+      }
+      q->bind(1, log_name);
+      q->bind(2, toDb(to_offset));
+      if (auto r = q->run(); !r) {
+        return r.error();
+      }
+    }
+    if (auto r = txn->commit(); !r) {
+      return r.error();
+    }
+    return true;
+  }
+
+ private:
+  Result<uint64_t> readOffset(std::string_view log_name) {
+    auto q = db_->query("SELECT byte_offset FROM log_offsets WHERE log_name = ?1");
+    if (!q) {
+      return q.error();
+    }
+    q->bind(1, log_name);
+    auto row = q->step();
+    if (!row) {
+      return row.error();
+    }
+    return *row ? fromDb(q->integer(0)) : uint64_t{0};
+  }
+
+  // The inserts ignore rows that already exist so that a batch replayed by hand (or by a future recovery tool)
+  // cannot fail or count a statement twice.
+  Result<void> apply(const SessionRow& s) {
+    auto q = db_->query(
+        "INSERT INTO sessions (session_id, user_name, connection, client_addr, tls, started_at_us) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (session_id) DO NOTHING");
+    if (!q) {
+      return q.error();
+    }
+    q->bind(1, std::string_view(s.session_id));
+    q->bind(2, std::string_view(s.user));
+    q->bind(3, std::string_view(s.connection));
+    q->bind(4, std::string_view(s.client_addr));
+    q->bind(5, int64_t{s.tls ? 1 : 0});
+    q->bind(6, s.started_at_us);
+    return q->run();
+  }
+
+  Result<void> apply(const StatementRow& s) {
+    {
+      auto q = db_->query(
+          "INSERT INTO statements (session_id, seq, user_name, connection, client_addr, protocol, sql_text, "
+          "started_at_us, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'running') "
+          "ON CONFLICT (session_id, seq) DO NOTHING");
+      if (!q) {
+        return q.error();
+      }
+      q->bind(1, std::string_view(s.session_id));
+      q->bind(2, toDb(s.seq));
+      q->bind(3, std::string_view(s.user));
+      q->bind(4, std::string_view(s.connection));
+      q->bind(5, std::string_view(s.client_addr));
+      q->bind(6, std::string_view(s.protocol));
+      q->bind(7, std::string_view(s.sql));
+      q->bind(8, s.started_at_us);
+      if (auto r = q->run(); !r) {
+        return r;
+      }
+    }
+    if (db_->changes() == 0) {
+      return {};
+    }
+    auto q = db_->query("UPDATE sessions SET statement_count = statement_count + 1 WHERE session_id = ?1");
+    if (!q) {
+      return q.error();
+    }
+    q->bind(1, std::string_view(s.session_id));
+    return q->run();
+  }
+
+  Result<void> apply(const StatementEnd& e) {
+    auto q = db_->query(
+        "UPDATE statements SET duration_us = ?3, tag = ?4, sqlstate = ?5, error_message = ?6, row_count = ?7, "
+        "status = ?8 WHERE session_id = ?1 AND seq = ?2");
+    if (!q) {
+      return q.error();
+    }
+    q->bind(1, std::string_view(e.session_id));
+    q->bind(2, toDb(e.seq));
+    q->bind(3, e.duration_us);
+    q->bind(4, std::string_view(e.tag));
+    q->bind(5, std::string_view(e.sqlstate));
+    q->bind(6, std::string_view(e.error_message));
+    q->bind(7, e.rows);
+    q->bind(8, std::string_view(e.sqlstate.empty() && e.error_message.empty() ? "ok" : "error"));
+    return q->run();
+  }
+
+  Result<void> apply(const SessionEnd& e) {
+    auto q = db_->query(
+        "UPDATE sessions SET ended_at_us = ?2, end_reason = ?3, bytes_from_client = ?4, bytes_from_server = ?5 "
+        "WHERE session_id = ?1");
+    if (!q) {
+      return q.error();
+    }
+    q->bind(1, std::string_view(e.session_id));
+    q->bind(2, e.ended_at_us);
+    q->bind(3, std::string_view(e.end_reason));
+    q->bind(4, toDb(e.bytes_from_client));
+    q->bind(5, toDb(e.bytes_from_server));
+    return q->run();
+  }
+
+  std::mutex mu_;
+  std::unique_ptr<Database> db_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> openSqliteStore(const std::filesystem::path& path) {
+  auto db = Database::open(path);
+  if (!db) {
+    return db.error();
+  }
+  if (auto r = migrate(**db); !r) {
+    return makeError("store " + path.string() + ": " + r.error().message);
+  }
+  return std::unique_ptr<Store>(std::make_unique<SqliteStore>(std::move(*db)));
+}
+
+int sqliteSchemaVersion() { return static_cast<int>(kMigrations.size()); }
+
+}  // namespace gatehouse::store
