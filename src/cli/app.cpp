@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -30,7 +31,8 @@ std::optional<core::Config> config(const std::string& path) {
 }
 
 int serve(const std::string& config_path) {
-  setupLogging("info");
+  spdlog::set_level(spdlog::level::info);
+  if (const char* env = std::getenv("GATEHOUSE_LOG"); env && *env) spdlog::set_level(spdlog::level::from_str(env));
   auto cfg = config(config_path);
   if (!cfg) return 2;
   blockStopSignals();
@@ -111,6 +113,8 @@ std::vector<std::string> splitGroups(const std::string& s) {
 }  // namespace
 
 int run(int argc, char** argv) {
+  // Logs go to stderr for every command, so that stdout carries only results (tokens, tables, JSON).
+  setupLogging("warn");
   CLI::App app{"Gatehouse: an access gateway that holds the credential, checks who asks, and records everything"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string(GATEHOUSE_VERSION));

@@ -55,7 +55,7 @@ FROM generate_series(1, 1000) AS i;
 }  // namespace
 
 int runDemo(const DemoOptions& options) {
-  setupLogging("info");
+  spdlog::set_level(spdlog::level::info);
   blockStopSignals();
 
   const std::string app_password = devtools::randomToken(24);

@@ -170,7 +170,8 @@ int waitForStopSignal() {
 }
 
 void setupLogging(const std::string& level) {
-  auto logger = spdlog::stderr_color_mt("gatehouse");
+  auto logger = spdlog::get("gatehouse");
+  if (!logger) logger = spdlog::stderr_color_mt("gatehouse");
   spdlog::set_default_logger(logger);
   const char* env = std::getenv("GATEHOUSE_LOG");
   spdlog::set_level(spdlog::level::from_str(env && *env ? env : level));

@@ -236,7 +236,7 @@ void runIndexerLoop(Indexer& indexer, std::stop_token stop, std::chrono::millise
   std::mutex m;
   std::condition_variable_any cv;
   bool failing = false;
-  while (true) {
+  auto pass = [&] {
     auto r = indexer.catchUp();
     if (!r && !failing) {
       spdlog::error("indexer: {} (retrying every {} ms)", r.error().message, period.count());
@@ -244,12 +244,14 @@ void runIndexerLoop(Indexer& indexer, std::stop_token stop, std::chrono::millise
       spdlog::info("indexer: recovered");
     }
     failing = !r;
-    if (stop.stop_requested()) {
-      return;
-    }
+  };
+  while (!stop.stop_requested()) {
+    pass();
     std::unique_lock lock(m);
     cv.wait_for(lock, stop, period, [] { return false; });
   }
+  // A pass that was already running when stop came may have missed the last writes; this one starts after.
+  pass();
 }
 
 }  // namespace gatehouse::recording
