@@ -2,6 +2,7 @@
 find_package(Boost 1.81.0 EXACT REQUIRED CONFIG COMPONENTS json url context)
 find_package(OpenSSL REQUIRED)
 find_package(SQLite3 REQUIRED)
+find_package(ZLIB REQUIRED)
 find_package(PostgreSQL REQUIRED)
 find_package(yaml-cpp REQUIRED)
 find_package(fmt REQUIRED)

@@ -71,8 +71,12 @@ void PgSession::closeBoth() {
   if (server_) server_->close();
 }
 
+void PgSession::setCloseReason(std::string_view reason) {
+  if (close_reason_.empty()) close_reason_ = reason;
+}
+
 void PgSession::shutdown() {
-  close_reason_ = "gateway shutting down";
+  setCloseReason("gateway shutting down");
   closeBoth();
 }
 
@@ -89,6 +93,7 @@ net::awaitable<void> PgSession::run() {
   }
   closeBoth();
   if (client_key_.first != 0) ctx_.cancels->remove(client_key_.first, client_key_.second);
+  setCloseReason("client disconnected");
   if (state_ == State::kRelaying) {
     TrackerOutput out;
     tracker_.abandon(nowUs(), close_reason_, out);
@@ -358,7 +363,7 @@ net::awaitable<void> PgSession::relayClientToServer() {
         }
         if (step.kind == pg::StreamScanner::Kind::kError ||
             (step.kind == pg::StreamScanner::Kind::kMessage && !tracker_.onFrontend(step.type, step.body, nowUs(), out))) {
-          close_reason_ = "protocol error from the client";
+          setCloseReason("protocol error from the client");
           if (!client_writing_) {
             const auto err = pg::errorResponse("FATAL", pg::sqlstate::kProtocolViolation,
                                                step.error.empty() ? "invalid message from the client" : step.error);
@@ -368,16 +373,16 @@ net::awaitable<void> PgSession::relayClientToServer() {
           co_return;
         }
         if (step.kind == pg::StreamScanner::Kind::kPassThrough && step.first && step.type == 'X')
-          close_reason_ = "client terminated";
+          setCloseReason("client terminated");
         pos += step.consumed;
       }
       if (!record(out)) {
         // Fail closed: nothing runs unrecorded. An idle session gets an error and stays usable; otherwise the
         // replies could no longer be paired, so the session ends.
-        close_reason_ = "recording failed";
         const auto msg = "the gateway cannot record statements right now, so it refuses to run them";
         const bool idle = tracker_.dropLastQuery() && !tracker_.inFlight();
         if (!idle) {
+          setCloseReason("recording failed");
           if (!client_writing_) {
             const auto err = pg::errorResponse("FATAL", pg::sqlstate::kIoError, msg);
             co_await client_.writeAll(asio::buffer(err));
@@ -413,7 +418,7 @@ net::awaitable<void> PgSession::relayClientToServer() {
   }
   if (client_gone && !closing_ && tracker_.inFlight()) {
     // The client vanished with a query running: stop the query rather than let it run on unobserved.
-    close_reason_ = "client disconnected during a query";
+    setCloseReason("client disconnected during a query");
     co_await cancelBackendQuery();
   }
   closeBoth();
@@ -428,7 +433,7 @@ net::awaitable<void> PgSession::relayServerToClient() {
     for (;;) {
       const auto n = co_await server_->readSome(asio::buffer(buf.data() + len, buf.size() - len));
       if (n == 0) {
-        if (!closing_) close_reason_ = "the database closed the connection";
+        setCloseReason("the database closed the connection");
         break;
       }
       len += n;
@@ -448,7 +453,7 @@ net::awaitable<void> PgSession::relayServerToClient() {
           // Out of sync with the backend: never guess, close.
           spdlog::error("session {}: lost track of the backend's messages ({}); closing", session_id_,
                         step.error.empty() ? fmt::format("unexpected '{}'", step.type) : step.error);
-          close_reason_ = "protocol error from the database";
+          setCloseReason("protocol error from the database");
           closeBoth();
           co_return;
         }
@@ -458,7 +463,7 @@ net::awaitable<void> PgSession::relayServerToClient() {
       }
       // The records of completed statements reach the log before their results reach the client.
       if (!record(out)) {
-        close_reason_ = "recording failed";
+        setCloseReason("recording failed");
         const auto err = pg::errorResponse("FATAL", pg::sqlstate::kIoError,
                                            "the gateway could not record the statement, so it withholds its result");
         client_writing_ = true;
@@ -477,7 +482,7 @@ net::awaitable<void> PgSession::relayServerToClient() {
       else if (len == buf.size()) buf.resize(buf.size() * 2);
     }
   } catch (const boost::system::system_error& e) {
-    if (!closing_) close_reason_ = "lost the connection to the database";
+    setCloseReason("lost the connection to the database");
     spdlog::debug("session {}: server side ended: {}", session_id_, e.code().message());
   }
   closeBoth();

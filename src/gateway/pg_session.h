@@ -35,6 +35,7 @@ class PgSession : public std::enable_shared_from_this<PgSession> {
   // Writes the tracker's pending output to the event log. false: the log cannot be written (fail closed).
   bool record(TrackerOutput& out);
   void closeBoth();
+  void setCloseReason(std::string_view reason);
 
   GatewayContext& ctx_;
   net::Transport client_;
@@ -50,7 +51,7 @@ class PgSession : public std::enable_shared_from_this<PgSession> {
   StatementTracker tracker_;
   CancelTarget cancel_target_;
   std::pair<int32_t, int32_t> client_key_{0, 0};
-  std::string close_reason_ = "client disconnected";
+  std::string close_reason_;  // the first reason given wins
   bool client_writing_ = false;
   bool closing_ = false;
   uint64_t bytes_from_client_ = 0;
