@@ -2,6 +2,7 @@
 #include "cli/app.h"
 
 #include <CLI/CLI.hpp>
+#include <boost/json.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -97,6 +98,29 @@ int secretSeal(const std::string& key_file, const std::string& in, const std::st
   return 0;
 }
 
+// Lists the configured connections: what a client puts in dbname, and who may use it.
+int listConnections(const core::Config& cfg, bool json) {
+  if (json) {
+    boost::json::array out;
+    for (const auto& c : cfg.connections) {
+      boost::json::array groups;
+      for (const auto& g : c.allow_groups) groups.emplace_back(g);
+      out.push_back(boost::json::object{{"name", c.name}, {"type", "postgres"}, {"host", c.host}, {"port", c.port},
+                                        {"database", c.database}, {"allow_groups", std::move(groups)}});
+    }
+    std::cout << boost::json::serialize(out) << "\n";
+    return 0;
+  }
+  std::cout << fmt::format("{:<24} {:<10} {:<32} {}\n", "NAME", "TYPE", "TARGET", "GROUPS");
+  for (const auto& c : cfg.connections) {
+    std::string groups;
+    for (const auto& g : c.allow_groups) groups += (groups.empty() ? "" : ",") + g;
+    std::cout << fmt::format("{:<24} {:<10} {:<32} {}\n", c.name, "postgres",
+                             fmt::format("{}:{}/{}", c.host, c.port, c.database), groups);
+  }
+  return 0;
+}
+
 std::vector<std::string> splitGroups(const std::string& s) {
   std::vector<std::string> out;
   std::size_t start = 0;
@@ -125,6 +149,14 @@ int run(int argc, char** argv) {
   auto* serve_cmd = app.add_subcommand("serve", "Run the gateway: PostgreSQL listener, HTTP API and metrics");
   serve_cmd->add_option("-c,--config", config_path, "Config file")->capture_default_str();
   serve_cmd->callback([&] { rc = serve(config_path); });
+
+  auto* conns = app.add_subcommand("connections", "List the connections clients can name as their database");
+  conns->add_option("-c,--config", config_path, "Config file")->capture_default_str();
+  conns->add_flag("--json", json, "JSON output");
+  conns->callback([&] {
+    auto cfg = config(config_path);
+    rc = cfg ? listConnections(*cfg, json) : 2;
+  });
 
   DemoOptions demo;
   auto* demo_cmd = app.add_subcommand("demo", "Start a throw-away PostgreSQL with sample data and a gateway in front");

@@ -4,7 +4,9 @@
 #include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <cstdlib>
@@ -45,6 +47,9 @@ class GatewayRuntime final : public Runtime {
     if (auto r = indexer_->catchUp(); !r)
       spdlog::warn("indexing earlier recordings failed (will retry): {}", r.error().message);
     indexer_thread_ = std::jthread([this](std::stop_token stop) {
+      // Indexing is background work: the event log is the record, the store its index. Under load the data
+      // path goes first; the indexer catches up when the cores are free (and `audit` catches up on demand).
+      ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
       recording::runIndexerLoop(*indexer_, stop, std::chrono::milliseconds(500));
     });
 

@@ -44,7 +44,8 @@ struct LocalPostgresOptions {
   std::filesystem::path parent_dir;           // where the temporary directory goes; empty: $TMPDIR or /tmp
   std::string unprivileged_user = "postgres"; // the account used when running as root
   std::chrono::milliseconds start_timeout{60000};
-  // Signal the server gets if this process dies without stopping it (SIGQUIT: immediate shutdown).
+  // Signal the server gets if the thread that started it dies without stopping it (SIGQUIT: immediate
+  // shutdown), so a crashed test or demo leaves no server behind. 0: none. Start from a long-lived thread.
   int parent_death_signal = SIGQUIT;
   // Keep the directory after stop (also with GATEHOUSE_KEEP_TMP=1 in the environment), for debugging.
   bool keep_dir = false;
