@@ -1,6 +1,8 @@
 // Self-signed certificate generation with OpenSSL 3's EVP and X509 APIs.
 #include "net/tls_cert.h"
 
+#include "core/files.h"
+
 #include <fcntl.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -124,36 +126,6 @@ Result<std::string> toPem(bool secret, Write write) {
   return std::string(data, static_cast<size_t>(size));
 }
 
-// The same steps as vault::writeFileAtomically; repeated here because net does not depend on vault.
-// TODO(core): move one copy to a shared core file helper.
-Result<void> writeFileAtomically(const fs::path& path, std::string_view contents, mode_t mode) {
-  std::string tmp = path.string() + ".tmp.XXXXXX";
-  const int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
-  if (fd < 0) {
-    return makeError("cannot create a file beside " + path.string() + ": " + std::generic_category().message(errno));
-  }
-  const auto fail = [&](std::string_view what) -> Result<void> {
-    const std::string reason = std::generic_category().message(errno);
-    ::unlink(tmp.c_str());
-    return makeError(std::string(what) + " " + path.string() + ": " + reason);
-  };
-  // fchmod rather than the mode at creation, so the umask cannot change it.
-  bool ok = ::fchmod(fd, mode) == 0;
-  for (size_t written = 0; ok && written < contents.size();) {
-    const ssize_t n = ::write(fd, contents.data() + written, contents.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    ok = n > 0;
-    if (ok) written += static_cast<size_t>(n);
-  }
-  ok = ok && ::fsync(fd) == 0;
-  const int saved = errno;
-  if (::close(fd) != 0 && ok) return fail("cannot close");
-  errno = saved;
-  if (!ok) return fail("cannot write");
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return fail("cannot rename a temporary file to");
-  return {};
-}
-
 Result<void> createParent(const fs::path& path) {
   if (!path.has_parent_path()) return {};
   std::error_code ec;
@@ -200,9 +172,9 @@ Result<void> ensureSelfSignedCertificate(const fs::path& cert, const fs::path& k
   if (written && have_cert && ::unlink(cert.c_str()) != 0 && errno != ENOENT) {
     written = makeError("cannot replace " + cert.string() + ": " + std::generic_category().message(errno));
   }
-  if (written) written = writeFileAtomically(key, *key_pem, 0600);
+  if (written) written = core::writeFileAtomically(key, *key_pem, 0600);
   OPENSSL_cleanse(key_pem->data(), key_pem->size());
-  if (written) written = writeFileAtomically(cert, *cert_pem, 0644);
+  if (written) written = core::writeFileAtomically(cert, *cert_pem, 0644);
   return written;
 }
 

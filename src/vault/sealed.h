@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "core/config.h"
+#include "core/files.h"
 #include "core/result.h"
 
 namespace gatehouse::vault {
@@ -49,8 +50,7 @@ Result<std::string> unseal(std::string_view sealed, const MasterKey& key);
 // sealed_file: the file unsealed with `key` (nullptr: no master key configured, an error).
 Result<std::string> resolveSecret(const core::SecretRef& ref, const MasterKey* key);
 
-// Writes `contents` to a temporary file beside `path` with `mode` (umask not applied), syncs it, and renames it
-// over `path`, so readers see the old file or the new one, never a partial one.
-Result<void> writeFileAtomically(const std::filesystem::path& path, std::string_view contents, unsigned mode = 0600);
+// Kept under the vault namespace for its callers; the implementation is shared.
+using core::writeFileAtomically;
 
 }  // namespace gatehouse::vault
