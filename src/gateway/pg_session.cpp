@@ -57,8 +57,8 @@ std::string authMessage(pg::AuthCode code) {
 
 }  // namespace
 
-PgSession::PgSession(GatewayContext& ctx, net::tcp::socket socket)
-    : ctx_(ctx), client_(std::move(socket)), session_id_(newSessionId()) {}
+PgSession::PgSession(GatewayContext& ctx, GroupWriter& writer, net::tcp::socket socket)
+    : ctx_(ctx), writer_(writer), client_(std::move(socket)), session_id_(newSessionId()) {}
 
 void PgSession::setState(State s) {
   spdlog::debug("session {}: {} -> {}", session_id_, stateName(state_), stateName(s));
@@ -97,15 +97,15 @@ net::awaitable<void> PgSession::run() {
   if (state_ == State::kRelaying) {
     TrackerOutput out;
     tracker_.abandon(nowUs(), close_reason_, out);
-    record(out);
+    co_await record(out);
     batch_.clear();
     recording::appendEvent(recording::SessionClosed{.session_id = session_id_, .ended_at_us = nowUs(),
                                                     .reason = close_reason_,
                                                     .bytes_from_client = bytes_from_client_,
                                                     .bytes_from_server = bytes_from_server_},
                            batch_);
-    if (auto ok = ctx_.log->write(batch_); !ok)
-      spdlog::error("session {}: could not record the session's end: {}", session_id_, ok.error().message);
+    if (auto error = co_await writer_.write(batch_); !error.empty())
+      spdlog::error("session {}: could not record the session's end: {}", session_id_, error);
   }
   setState(State::kClosed);
   ctx_.metrics->connections_active.Decrement();
@@ -287,12 +287,12 @@ net::awaitable<bool> PgSession::startup() {
                                                   .connection = connection_, .client_addr = client_addr_,
                                                   .started_at_us = nowUs(), .tls = client_.tls()},
                          batch_);
-  auto recorded = ctx_.log->write(batch_);
+  const auto recording_error = co_await writer_.write(batch_);
   batch_.clear();
-  if (!recorded) {
+  if (!recording_error.empty()) {
     ctx_.metrics->recording_failures_total.Increment();
     co_await refuse(pg::sqlstate::kIoError, "the gateway cannot record sessions right now; try again later",
-                    recorded.error().message);
+                    recording_error);
     co_return false;
   }
 
@@ -306,8 +306,8 @@ net::awaitable<bool> PgSession::startup() {
   co_return true;
 }
 
-bool PgSession::record(TrackerOutput& out) {
-  if (out.starts.empty() && out.ends.empty()) return true;
+net::awaitable<bool> PgSession::record(TrackerOutput& out) {
+  if (out.starts.empty() && out.ends.empty()) co_return true;
   batch_.clear();
   for (auto& s : out.starts)
     recording::appendEvent(recording::StatementStarted{.session_id = session_id_, .seq = static_cast<uint64_t>(s.seq),
@@ -326,12 +326,12 @@ bool PgSession::record(TrackerOutput& out) {
                            batch_);
   }
   out.clear();
-  auto ok = ctx_.log->write(batch_);
-  if (!ok) {
+  const auto error = co_await writer_.write(batch_);
+  if (!error.empty()) {
     ctx_.metrics->recording_failures_total.Increment();
-    spdlog::error("session {}: recording failed: {}", session_id_, ok.error().message);
+    spdlog::error("session {}: recording failed: {}", session_id_, error);
   }
-  return ok.ok();
+  co_return error.empty();
 }
 
 net::awaitable<void> PgSession::cancelBackendQuery() {
@@ -376,7 +376,7 @@ net::awaitable<void> PgSession::relayClientToServer() {
           setCloseReason("client terminated");
         pos += step.consumed;
       }
-      if (!record(out)) {
+      if (!co_await record(out)) {
         // Fail closed: nothing runs unrecorded. An idle session gets an error and stays usable; otherwise the
         // replies could no longer be paired, so the session ends.
         const auto msg = "the gateway cannot record statements right now, so it refuses to run them";
@@ -462,7 +462,7 @@ net::awaitable<void> PgSession::relayServerToClient() {
         pos += step.consumed;
       }
       // The records of completed statements reach the log before their results reach the client.
-      if (!record(out)) {
+      if (!co_await record(out)) {
         setCloseReason("recording failed");
         const auto err = pg::errorResponse("FATAL", pg::sqlstate::kIoError,
                                            "the gateway could not record the statement, so it withholds its result");

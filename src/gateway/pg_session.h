@@ -10,6 +10,7 @@
 #include <string>
 
 #include "gateway/context.h"
+#include "gateway/group_writer.h"
 #include "gateway/statement_tracker.h"
 #include "net/transport.h"
 
@@ -19,7 +20,7 @@ class PgSession : public std::enable_shared_from_this<PgSession> {
  public:
   enum class State { kStartup, kAuthenticating, kConnectingUpstream, kRelaying, kClosed };
 
-  PgSession(GatewayContext& ctx, net::tcp::socket socket);
+  PgSession(GatewayContext& ctx, GroupWriter& writer, net::tcp::socket socket);
   net::awaitable<void> run();
   // Ends the session from outside (gateway shutdown): closes both sides; records are still written.
   void shutdown();
@@ -33,11 +34,12 @@ class PgSession : public std::enable_shared_from_this<PgSession> {
   net::awaitable<void> cancelBackendQuery();
   void setState(State s);
   // Writes the tracker's pending output to the event log. false: the log cannot be written (fail closed).
-  bool record(TrackerOutput& out);
+  net::awaitable<bool> record(TrackerOutput& out);
   void closeBoth();
   void setCloseReason(std::string_view reason);
 
   GatewayContext& ctx_;
+  GroupWriter& writer_;
   net::Transport client_;
   std::unique_ptr<net::Transport> server_;
   State state_ = State::kStartup;

@@ -15,7 +15,9 @@ namespace asio = net::asio;
 using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
 struct Server::Worker {
+  explicit Worker(recording::EventLog& log) : writer(io, log) {}
   asio::io_context io{1};
+  GroupWriter writer;
   std::unique_ptr<net::tcp::acceptor> acceptor;
   std::unordered_set<std::shared_ptr<PgSession>> sessions;  // touched only on this worker's thread
   std::thread thread;
@@ -33,7 +35,7 @@ Result<void> Server::start(unsigned workers) {
   if (ec) return makeError(fmt::format("listeners.postgres.address: '{}' is not an IP address", l.address));
   uint16_t port = l.port;
   for (unsigned i = 0; i < workers; ++i) {
-    auto w = std::make_unique<Worker>();
+    auto w = std::make_unique<Worker>(*ctx_.log);
     w->acceptor = std::make_unique<net::tcp::acceptor>(w->io);
     const net::tcp::endpoint ep(address, port);
     w->acceptor->open(ep.protocol(), ec);
@@ -63,7 +65,7 @@ Result<void> Server::start(unsigned workers) {
               co_await t.async_wait(asio::redirect_error(net::use_awaitable, aec));
               continue;
             }
-            auto session = std::make_shared<PgSession>(ctx_, std::move(socket));
+            auto session = std::make_shared<PgSession>(ctx_, w->writer, std::move(socket));
             w->sessions.insert(session);
             ++active_;
             asio::co_spawn(

@@ -7,11 +7,17 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
+#include <span>
+#include <string_view>
+#include <unordered_map>
+#include <variant>
 #include <vector>
 
+#include "recording/event_reader.h"
 #include "recording/events.h"
 
 namespace gatehouse::recording {
@@ -19,42 +25,99 @@ namespace gatehouse::recording {
 namespace {
 
 constexpr size_t kReadChunk = 1 << 20;
-constexpr size_t kBatchChanges = 1000;
+// Changes per transaction, and log bytes per transaction (a bound on memory when statements are large). A
+// transaction costs a commit (WAL frames for every page it dirtied, the offset row): larger batches rewrite the
+// pages that every statement touches (the indexes' rightmost leaves) less often. The write lock is held for
+// the batch, a few tens of milliseconds at most, which `gatehouse token` and other writers wait out.
+constexpr size_t kBatchChanges = 8192;
+constexpr size_t kBatchBytes = 16 << 20;
 
-store::RecordChange toChange(const SessionOpened& e) {
-  store::SessionRow row;
-  row.session_id = e.session_id;
-  row.user = e.user;
-  row.connection = e.connection;
-  row.client_addr = e.client_addr;
-  row.tls = e.tls;
-  row.started_at_us = e.started_at_us;
-  return row;
-}
+// The changes one batch applies, built from events as they are read. A statement whose start and end are both in
+// the batch becomes one row written once, complete, instead of an insert then an update.
+class Batch {
+ public:
+  Batch() { changes_.reserve(kBatchChanges); }
 
-store::RecordChange toChange(const StatementStarted& e) {
-  store::StatementRow row;
-  row.session_id = e.session_id;
-  row.seq = e.seq;
-  row.user = e.user;
-  row.connection = e.connection;
-  row.client_addr = e.client_addr;
-  row.protocol = e.protocol;
-  row.sql = e.sql;
-  row.started_at_us = e.started_at_us;
-  row.status = "running";
-  return row;
-}
+  void add(Event&& event, size_t line_bytes) {
+    ++events_;
+    bytes_ += line_bytes;
+    std::visit([this](auto&& e) { add(std::move(e)); }, std::move(event));
+  }
 
-store::RecordChange toChange(const StatementFinished& e) {
-  return store::StatementEnd{.session_id = e.session_id, .seq = e.seq, .duration_us = e.duration_us, .tag = e.tag,
-                             .sqlstate = e.sqlstate, .error_message = e.error_message, .rows = e.rows};
-}
+  bool full() const { return changes_.size() >= kBatchChanges || bytes_ >= kBatchBytes; }
+  std::span<const store::RecordChange> changes() const { return changes_; }
+  size_t events() const { return events_; }
 
-store::RecordChange toChange(const SessionClosed& e) {
-  return store::SessionEnd{.session_id = e.session_id, .ended_at_us = e.ended_at_us, .end_reason = e.reason,
-                           .bytes_from_client = e.bytes_from_client, .bytes_from_server = e.bytes_from_server};
-}
+  void clear() {
+    started_.clear();
+    changes_.clear();
+    events_ = 0;
+    bytes_ = 0;
+  }
+
+ private:
+  // A statement's identity. The session id points into the StatementRow in changes_, which never moves: changes_
+  // has its full capacity reserved and is never grown past it.
+  struct Key {
+    std::string_view session_id;
+    uint64_t seq;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const { return std::hash<std::string_view>()(k.session_id) ^ k.seq; }
+  };
+
+  void push(store::RecordChange change) {
+    assert(changes_.size() < changes_.capacity());
+    changes_.push_back(std::move(change));
+  }
+
+  void add(SessionOpened&& e) {
+    push(store::SessionRow{.session_id = std::move(e.session_id), .user = std::move(e.user),
+                           .connection = std::move(e.connection), .client_addr = std::move(e.client_addr),
+                           .tls = e.tls, .started_at_us = e.started_at_us});
+  }
+
+  void add(StatementStarted&& e) {
+    push(store::StatementRow{.session_id = std::move(e.session_id), .seq = e.seq, .user = std::move(e.user),
+                             .connection = std::move(e.connection), .client_addr = std::move(e.client_addr),
+                             .protocol = std::move(e.protocol), .sql = std::move(e.sql),
+                             .started_at_us = e.started_at_us, .status = std::string(store::kStatementRunning)});
+    const auto& row = std::get<store::StatementRow>(changes_.back());
+    // A repeated start (a replayed line) keeps the first: the store ignores the second insert.
+    started_.try_emplace(Key{row.session_id, row.seq}, changes_.size() - 1);
+  }
+
+  void add(StatementFinished&& e) {
+    if (auto it = started_.find(Key{e.session_id, e.seq}); it != started_.end()) {
+      // Nothing between the start and here changes this row: the end can be written with the start. A second end
+      // (a replayed line) overwrites the first, as a second update would.
+      auto& row = std::get<store::StatementRow>(changes_[it->second]);
+      row.duration_us = e.duration_us;
+      row.tag = std::move(e.tag);
+      row.sqlstate = std::move(e.sqlstate);
+      row.error_message = std::move(e.error_message);
+      row.rows = e.rows;
+      row.status = store::statementStatus(row.sqlstate, row.error_message);
+      return;
+    }
+    // Its start was applied by an earlier batch (or never logged): update the row.
+    push(store::StatementEnd{.session_id = std::move(e.session_id), .seq = e.seq, .duration_us = e.duration_us,
+                             .tag = std::move(e.tag), .sqlstate = std::move(e.sqlstate),
+                             .error_message = std::move(e.error_message), .rows = e.rows});
+  }
+
+  void add(SessionClosed&& e) {
+    push(store::SessionEnd{.session_id = std::move(e.session_id), .ended_at_us = e.ended_at_us,
+                           .end_reason = std::move(e.reason), .bytes_from_client = e.bytes_from_client,
+                           .bytes_from_server = e.bytes_from_server});
+  }
+
+  std::vector<store::RecordChange> changes_;
+  std::unordered_map<Key, size_t, KeyHash> started_;  // statements started in this batch -> index in changes_
+  size_t events_ = 0;
+  size_t bytes_ = 0;
+};
 
 bool isLogName(const std::string& name) { return name.starts_with("events-") && name.ends_with(".jsonl"); }
 
@@ -144,68 +207,68 @@ Result<size_t> Indexer::indexFile(const std::filesystem::path& file) {
   }
 
   size_t applied = 0;
-  std::vector<store::RecordChange> batch;
+  Batch batch;
   uint64_t batch_corrupt = 0;
-  std::string buf;              // unconsumed bytes, starting at file offset buf_start
+  EventReader reader;
+  std::string buf(kReadChunk, '\0');  // buf[0, filled) holds unconsumed bytes from file offset buf_start
+  size_t filled = 0;
   uint64_t buf_start = batch_from;
   bool conflict = false;
 
-  // Commits the changes read so far up to buf_start; false when another indexer moved the offset first.
-  auto flush = [&]() -> Result<bool> {
-    if (buf_start == batch_from) {
+  // Commits the batch, which ends at file offset `to`; false when another indexer moved the offset first.
+  auto flush = [&](uint64_t to) -> Result<bool> {
+    if (to == batch_from) {
       return true;
     }
-    auto ok = store_.applyLogBatch(name, batch_from, buf_start, batch);
+    auto ok = store_.applyLogBatch(name, batch_from, to, batch.changes());
     if (!ok) {
       return makeError("indexing " + name + ": " + ok.error().message);
     }
     if (!*ok) {
       return false;
     }
-    applied += batch.size();
+    applied += batch.events();
     corrupt_lines_.fetch_add(batch_corrupt, std::memory_order_relaxed);
     batch.clear();
     batch_corrupt = 0;
-    batch_from = buf_start;
+    batch_from = to;
     return true;
   };
 
   while (!conflict) {
-    const size_t old_size = buf.size();
-    buf.resize(old_size + kReadChunk);
-    const ssize_t n = ::pread(fd.get(), buf.data() + old_size, kReadChunk,
-                              static_cast<off_t>(buf_start + old_size));
+    if (filled == buf.size()) {
+      buf.resize(buf.size() * 2);  // a line longer than the buffer
+    }
+    const ssize_t n =
+        ::pread(fd.get(), buf.data() + filled, buf.size() - filled, static_cast<off_t>(buf_start + filled));
     if (n < 0) {
       if (errno == EINTR) {
-        buf.resize(old_size);
         continue;
       }
       return makeError("cannot read event log " + file.string() + ": " + std::strerror(errno));
     }
-    buf.resize(old_size + static_cast<size_t>(n));
     if (n == 0) {
       break;
     }
+    filled += static_cast<size_t>(n);
+    const std::string_view data(buf.data(), filled);
     size_t consumed = 0;
-    for (size_t nl = buf.find('\n'); nl != std::string::npos; nl = buf.find('\n', consumed)) {
-      const std::string_view line(buf.data() + consumed, nl - consumed);
+    for (size_t nl = data.find('\n'); nl != std::string_view::npos; nl = data.find('\n', consumed)) {
+      const std::string_view line = data.substr(consumed, nl - consumed);
       const uint64_t line_offset = buf_start + consumed;
       consumed = nl + 1;
       if (line.empty()) {
         continue;  // written by EventLog after a failed write, to close a torn line
       }
-      auto event = parseEvent(line);
+      auto event = reader.read(line);
       if (!event) {
         spdlog::warn("event log {}: skipping line at byte {}: {}", name, line_offset, event.error().message);
         ++batch_corrupt;
         continue;
       }
-      batch.push_back(std::visit([](const auto& e) { return toChange(e); }, *event));
-      if (batch.size() >= kBatchChanges) {
-        buf_start += consumed;
-        buf.erase(0, consumed);
-        consumed = 0;
-        auto ok = flush();
+      batch.add(std::move(*event), line.size() + 1);
+      if (batch.full()) {
+        auto ok = flush(buf_start + consumed);
         if (!ok) {
           return ok.error();
         }
@@ -215,11 +278,13 @@ Result<size_t> Indexer::indexFile(const std::filesystem::path& file) {
         }
       }
     }
-    buf.erase(0, consumed);
+    // Keep the partial last line, at the front.
+    std::memmove(buf.data(), buf.data() + consumed, filled - consumed);
+    filled -= consumed;
     buf_start += consumed;
   }
   if (!conflict) {
-    auto ok = flush();
+    auto ok = flush(buf_start);
     if (!ok) {
       return ok.error();
     }

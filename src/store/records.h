@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -72,8 +73,17 @@ struct SessionEnd {
 };
 
 // One change from the event log: a SessionRow opens a session, a StatementRow starts a statement (status
-// "running"), a StatementEnd completes it, a SessionEnd completes the session.
+// "running"), a StatementEnd completes it, a SessionEnd completes the session. A StatementRow whose status is
+// already "ok" or "error" carries its end too (the indexer merges a start and an end read in the same batch, to
+// write the row once): it is applied as the StatementRow followed by its StatementEnd.
 using RecordChange = std::variant<SessionRow, StatementRow, StatementEnd, SessionEnd>;
+
+inline constexpr std::string_view kStatementRunning = "running";
+
+// The status a statement's end gives it.
+inline std::string_view statementStatus(std::string_view sqlstate, std::string_view error_message) {
+  return sqlstate.empty() && error_message.empty() ? "ok" : "error";
+}
 
 // Listing filters. Unset fields match everything; limit 0 means no limit. Results come newest first.
 struct SessionFilter {

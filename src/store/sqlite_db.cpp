@@ -30,6 +30,10 @@ void Cursor::bind(int index, std::string_view text) {
   sqlite3_bind_text(stmt_, index, text.data(), toInt(text.size()), SQLITE_TRANSIENT);
 }
 
+void Cursor::bindBorrowed(int index, std::string_view text) {
+  sqlite3_bind_text(stmt_, index, text.data(), toInt(text.size()), SQLITE_STATIC);
+}
+
 void Cursor::bind(int index, int64_t value) { sqlite3_bind_int64(stmt_, index, value); }
 
 void Cursor::bind(int index, const std::optional<std::string>& text) {
@@ -124,6 +128,14 @@ Database::~Database() {
 }
 
 Result<Cursor> Database::query(const std::string& sql) {
+  auto p = prepare(sql);
+  if (!p) {
+    return p.error();
+  }
+  return p->cursor();
+}
+
+Result<Prepared> Database::prepare(const std::string& sql) {
   auto it = statements_.find(sql);
   if (it == statements_.end()) {
     sqlite3_stmt* stmt = nullptr;
@@ -133,7 +145,7 @@ Result<Cursor> Database::query(const std::string& sql) {
     }
     it = statements_.emplace(sql, stmt).first;
   }
-  return Cursor(it->second);
+  return Prepared(it->second);
 }
 
 Result<void> Database::exec(const std::string& sql) {

@@ -31,6 +31,9 @@ class Cursor {
 
   // Parameters are 1-based, as in SQLite's "?N".
   void bind(int index, std::string_view text);
+  // Binds `text` without copying it: it must stay alive and unchanged until this cursor is destroyed (whose
+  // reset and clear end SQLite's use of it). For the indexer's rows, whose strings outlive the batch.
+  void bindBorrowed(int index, std::string_view text);
   void bind(int index, int64_t value);
   void bind(int index, const std::optional<std::string>& text);
   void bind(int index, const std::optional<int64_t>& value);
@@ -49,6 +52,20 @@ class Cursor {
   sqlite3_stmt* stmt_;
 };
 
+// A statement prepared once and cached by its Database, which finalizes it: a handle to keep in a member, so that
+// a hot path skips the cache lookup (hashing the SQL text) on every use. Valid while the Database lives.
+class Prepared {
+ public:
+  Prepared() = default;
+  // A cursor over the statement; at most one at a time per statement.
+  Cursor cursor() const { return Cursor(stmt_); }
+
+ private:
+  friend class Database;
+  explicit Prepared(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
 class Database {
  public:
   static Result<std::unique_ptr<Database>> open(const std::filesystem::path& path);
@@ -59,6 +76,8 @@ class Database {
   // Prepares `sql` once and hands out a cursor over the cached statement. The store serializes access, so one
   // cached statement per SQL text is enough.
   Result<Cursor> query(const std::string& sql);
+  // Prepares `sql` once (sharing query's cache) and returns its handle.
+  Result<Prepared> prepare(const std::string& sql);
   // Runs one or more statements with no parameters and no result (migrations, pragmas).
   Result<void> exec(const std::string& sql);
   // Rows changed by the last INSERT/UPDATE/DELETE.
