@@ -1,7 +1,6 @@
 // PgSession: the PostgreSQL data path of the gateway.
 #include "gateway/pg_session.h"
 
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <fmt/format.h>
 #include <openssl/rand.h>
@@ -21,7 +20,6 @@ namespace gatehouse::gateway {
 namespace {
 
 namespace asio = net::asio;
-using namespace asio::experimental::awaitable_operators;
 
 constexpr std::size_t kReadChunk = 64 * 1024;
 
@@ -135,7 +133,30 @@ net::awaitable<void> PgSession::serve() {
     // Backend bytes that arrived with its ReadyForQuery: they are asynchronous messages; pass them on first.
     co_await client_.writeAll(asio::buffer(server_pending_));
   }
-  co_await (relayClientToServer() && relayServerToClient());
+  // The two directions run as two coroutines on this worker. Not joined with an awaitable operator (&&): that
+  // would hang a cancellation handler on every read and write of the data path. Each loop closes both sides
+  // when it ends, which ends the other; the timer only signals that the spawned one is done.
+  auto ex = co_await asio::this_coro::executor;
+  auto server_done = std::make_shared<asio::steady_timer>(ex, asio::steady_timer::time_point::max());
+  asio::co_spawn(
+      ex, [self = shared_from_this()] { return self->relayServerToClient(); },
+      [self = shared_from_this(), server_done](std::exception_ptr e) {
+        if (e) {
+          spdlog::warn("session {}: relay from the database failed unexpectedly", self->session_id_);
+          self->closeBoth();
+        }
+        server_done->cancel();
+      });
+  std::exception_ptr failure;
+  try {
+    co_await relayClientToServer();
+  } catch (...) {
+    failure = std::current_exception();
+    closeBoth();  // ends the other direction too
+  }
+  net::error_code wait_ec;
+  co_await server_done->async_wait(asio::redirect_error(net::use_awaitable, wait_ec));
+  if (failure) std::rethrow_exception(failure);
 }
 
 net::awaitable<bool> PgSession::startup() {
