@@ -47,9 +47,10 @@ class GatewayRuntime final : public Runtime {
     if (auto r = indexer_->catchUp(); !r)
       spdlog::warn("indexing earlier recordings failed (will retry): {}", r.error().message);
     indexer_thread_ = std::jthread([this](std::stop_token stop) {
-      // Indexing is background work: the event log is the record, the store its index. Under load the data
-      // path goes first; the indexer catches up when the cores are free (and `audit` catches up on demand).
-      ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
+      // Indexing is background work: the event log is the record, the store only its index. So the indexer
+      // runs at the lowest priority: under load the data path goes first and the index lags; it catches up
+      // when the cores are free (and `audit`/`sessions` catch up on demand before they list).
+      ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 19);
       recording::runIndexerLoop(*indexer_, stop, std::chrono::milliseconds(500));
     });
 
