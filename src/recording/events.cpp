@@ -23,29 +23,9 @@ uint32_t crc32(std::string_view bytes) {
       ::crc32_z(::crc32_z(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data()), bytes.size()));
 }
 
-json::object toJson(const SessionOpened& e) {
-  return {{"type", "session_opened"},      {"session_id", e.session_id},   {"user", e.user},
-          {"connection", e.connection},    {"client_addr", e.client_addr}, {"started_at_us", e.started_at_us},
-          {"tls", e.tls}};
-}
 
-json::object toJson(const StatementStarted& e) {
-  return {{"type", "statement_started"},   {"session_id", e.session_id},   {"seq", e.seq},
-          {"user", e.user},                {"connection", e.connection},   {"client_addr", e.client_addr},
-          {"protocol", e.protocol},        {"sql", e.sql},                 {"started_at_us", e.started_at_us}};
-}
 
-json::object toJson(const StatementFinished& e) {
-  return {{"type", "statement_finished"}, {"session_id", e.session_id}, {"seq", e.seq},
-          {"duration_us", e.duration_us}, {"tag", e.tag},               {"sqlstate", e.sqlstate},
-          {"error_message", e.error_message}, {"rows", e.rows}};
-}
 
-json::object toJson(const SessionClosed& e) {
-  return {{"type", "session_closed"}, {"session_id", e.session_id}, {"ended_at_us", e.ended_at_us},
-          {"reason", e.reason}, {"bytes_from_client", e.bytes_from_client},
-          {"bytes_from_server", e.bytes_from_server}};
-}
 
 // Reads typed fields out of a parsed line, remembering the first problem so that a parser reads straight through.
 class Fields {
@@ -128,22 +108,6 @@ class Fields {
 };
 
 }  // namespace
-
-void appendEvent(const Event& e, std::string& batch) {
-  const json::object o = std::visit([](const auto& ev) { return toJson(ev); }, e);
-  std::string line = json::serialize(o);
-  line.pop_back();  // the closing '}': the checksum goes inside the object
-  const uint32_t crc = crc32(line);
-  static constexpr char kHex[] = "0123456789abcdef";
-  char hex[8];
-  for (int i = 0; i < 8; ++i) {
-    hex[i] = kHex[(crc >> (28 - 4 * i)) & 0xf];
-  }
-  batch += line;
-  batch += kCrcKey;
-  batch.append(hex, sizeof hex);
-  batch += "\"}\n";
-}
 
 Result<Event> parseEvent(std::string_view line) {
   if (line.size() < kCrcSuffixSize + 2 || !line.ends_with("\"}") ||
