@@ -18,7 +18,6 @@
 #include <vector>
 
 #include "recording/event_reader.h"
-#include "recording/events.h"
 
 namespace gatehouse::recording {
 
@@ -36,12 +35,22 @@ constexpr size_t kBatchBytes = 16 << 20;
 // the batch becomes one row written once, complete, instead of an insert then an update.
 class Batch {
  public:
-  Batch() { changes_.reserve(kBatchChanges); }
+  Batch() {
+    changes_.reserve(kBatchChanges);
+    started_.reserve(kBatchChanges);
+  }
 
-  void add(Event&& event, size_t line_bytes) {
+  // Adds the change `e` makes. Its strings are copied once, into the change (a merged end copies none of its
+  // session id).
+  void add(const EventFields& e, size_t line_bytes) {
     ++events_;
     bytes_ += line_bytes;
-    std::visit([this](auto&& e) { add(std::move(e)); }, std::move(event));
+    switch (e.type) {
+      case EventType::kSessionOpened: return addSessionOpened(e);
+      case EventType::kStatementStarted: return addStatementStarted(e);
+      case EventType::kStatementFinished: return addStatementFinished(e);
+      case EventType::kSessionClosed: return addSessionClosed(e);
+    }
   }
 
   bool full() const { return changes_.size() >= kBatchChanges || bytes_ >= kBatchBytes; }
@@ -67,50 +76,69 @@ class Batch {
     size_t operator()(const Key& k) const { return std::hash<std::string_view>()(k.session_id) ^ k.seq; }
   };
 
-  void push(store::RecordChange change) {
+  // A new change of type T, built in place.
+  template <class T>
+  T& push() {
     assert(changes_.size() < changes_.capacity());
-    changes_.push_back(std::move(change));
+    return std::get<T>(changes_.emplace_back(std::in_place_type<T>));
   }
 
-  void add(SessionOpened&& e) {
-    push(store::SessionRow{.session_id = std::move(e.session_id), .user = std::move(e.user),
-                           .connection = std::move(e.connection), .client_addr = std::move(e.client_addr),
-                           .tls = e.tls, .started_at_us = e.started_at_us});
+  void addSessionOpened(const EventFields& e) {
+    auto& row = push<store::SessionRow>();
+    row.session_id = e.session_id;
+    row.user = e.user;
+    row.connection = e.connection;
+    row.client_addr = e.client_addr;
+    row.tls = e.tls;
+    row.started_at_us = e.started_at_us;
   }
 
-  void add(StatementStarted&& e) {
-    push(store::StatementRow{.session_id = std::move(e.session_id), .seq = e.seq, .user = std::move(e.user),
-                             .connection = std::move(e.connection), .client_addr = std::move(e.client_addr),
-                             .protocol = std::move(e.protocol), .sql = std::move(e.sql),
-                             .started_at_us = e.started_at_us, .status = std::string(store::kStatementRunning)});
-    const auto& row = std::get<store::StatementRow>(changes_.back());
+  void addStatementStarted(const EventFields& e) {
+    auto& row = push<store::StatementRow>();
+    row.session_id = e.session_id;
+    row.seq = e.seq;
+    row.user = e.user;
+    row.connection = e.connection;
+    row.client_addr = e.client_addr;
+    row.protocol = e.protocol;
+    row.sql = e.sql;
+    row.started_at_us = e.started_at_us;
+    row.status = store::kStatementRunning;
     // A repeated start (a replayed line) keeps the first: the store ignores the second insert.
     started_.try_emplace(Key{row.session_id, row.seq}, changes_.size() - 1);
   }
 
-  void add(StatementFinished&& e) {
+  void addStatementFinished(const EventFields& e) {
     if (auto it = started_.find(Key{e.session_id, e.seq}); it != started_.end()) {
       // Nothing between the start and here changes this row: the end can be written with the start. A second end
       // (a replayed line) overwrites the first, as a second update would.
       auto& row = std::get<store::StatementRow>(changes_[it->second]);
       row.duration_us = e.duration_us;
-      row.tag = std::move(e.tag);
-      row.sqlstate = std::move(e.sqlstate);
-      row.error_message = std::move(e.error_message);
+      row.tag = e.tag;
+      row.sqlstate = e.sqlstate;
+      row.error_message = e.error_message;
       row.rows = e.rows;
-      row.status = store::statementStatus(row.sqlstate, row.error_message);
+      row.status = store::statementStatus(e.sqlstate, e.error_message);
       return;
     }
     // Its start was applied by an earlier batch (or never logged): update the row.
-    push(store::StatementEnd{.session_id = std::move(e.session_id), .seq = e.seq, .duration_us = e.duration_us,
-                             .tag = std::move(e.tag), .sqlstate = std::move(e.sqlstate),
-                             .error_message = std::move(e.error_message), .rows = e.rows});
+    auto& end = push<store::StatementEnd>();
+    end.session_id = e.session_id;
+    end.seq = e.seq;
+    end.duration_us = e.duration_us;
+    end.tag = e.tag;
+    end.sqlstate = e.sqlstate;
+    end.error_message = e.error_message;
+    end.rows = e.rows;
   }
 
-  void add(SessionClosed&& e) {
-    push(store::SessionEnd{.session_id = std::move(e.session_id), .ended_at_us = e.ended_at_us,
-                           .end_reason = std::move(e.reason), .bytes_from_client = e.bytes_from_client,
-                           .bytes_from_server = e.bytes_from_server});
+  void addSessionClosed(const EventFields& e) {
+    auto& end = push<store::SessionEnd>();
+    end.session_id = e.session_id;
+    end.ended_at_us = e.ended_at_us;
+    end.end_reason = e.reason;
+    end.bytes_from_client = e.bytes_from_client;
+    end.bytes_from_server = e.bytes_from_server;
   }
 
   std::vector<store::RecordChange> changes_;
@@ -210,6 +238,7 @@ Result<size_t> Indexer::indexFile(const std::filesystem::path& file) {
   Batch batch;
   uint64_t batch_corrupt = 0;
   EventReader reader;
+  EventFields event;
   std::string buf(kReadChunk, '\0');  // buf[0, filled) holds unconsumed bytes from file offset buf_start
   size_t filled = 0;
   uint64_t buf_start = batch_from;
@@ -260,13 +289,12 @@ Result<size_t> Indexer::indexFile(const std::filesystem::path& file) {
       if (line.empty()) {
         continue;  // written by EventLog after a failed write, to close a torn line
       }
-      auto event = reader.read(line);
-      if (!event) {
-        spdlog::warn("event log {}: skipping line at byte {}: {}", name, line_offset, event.error().message);
+      if (auto ok = reader.readFields(line, event); !ok) {
+        spdlog::warn("event log {}: skipping line at byte {}: {}", name, line_offset, ok.error().message);
         ++batch_corrupt;
         continue;
       }
-      batch.add(std::move(*event), line.size() + 1);
+      batch.add(event, line.size() + 1);
       if (batch.full()) {
         auto ok = flush(buf_start + consumed);
         if (!ok) {

@@ -33,6 +33,7 @@ struct SessionRow {
   uint64_t bytes_from_client = 0;
   uint64_t bytes_from_server = 0;
   uint64_t statements = 0;
+  friend bool operator==(const SessionRow&, const SessionRow&) = default;
 };
 
 struct StatementRow {
@@ -50,6 +51,7 @@ struct StatementRow {
   std::string error_message;
   int64_t rows = 0;
   std::string status;  // "ok" | "error" | "running"
+  friend bool operator==(const StatementRow&, const StatementRow&) = default;
 };
 
 // What the end of a statement adds to its row.

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 
 namespace gatehouse::store::sqlite {
 
@@ -106,6 +107,12 @@ Result<std::unique_ptr<Database>> Database::open(const std::filesystem::path& pa
     return makeError("cannot create store " + path.string() + ": " + std::strerror(errno));
   }
   ::close(fd);
+
+  // SQLite counts every allocation it makes for sqlite3_status(), under a global mutex; nothing here reads those
+  // counts, and the indexer makes several allocations per statement. Only possible before SQLite initializes:
+  // if something else in the process already used it, the call fails and the counts stay on, which is harmless.
+  static std::once_flag no_memstatus;
+  std::call_once(no_memstatus, [] { (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
 
   sqlite3* db = nullptr;
   // NOMUTEX: the store serializes calls with its own mutex, so SQLite's would only add cost.
