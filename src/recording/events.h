@@ -66,6 +66,8 @@ void appendEvent(const Event& e, std::string& batch);
 
 // Parses one line (without its '\n'). Fails on a checksum mismatch, malformed JSON, an unknown type or a missing
 // field.
+// The reference reader (a Boost.JSON DOM, simple to check by eye). The indexer uses EventReader
+// (event_reader.h), which must agree with this one line for line; the tests hold them to it.
 Result<Event> parseEvent(std::string_view line);
 
 }  // namespace gatehouse::recording
