@@ -1,6 +1,7 @@
 // Streaming event-line reader; see event_reader.h. The line layout and the rules (checksum, required fields and
 // their JSON types, first problem reported) are those of events.cpp, which writes the lines.
 #include "recording/event_reader.h"
+#include "recording/line_format.h"
 
 #include <array>
 #include <boost/json/basic_parser_impl.hpp>
@@ -9,22 +10,12 @@
 #include <cstring>
 #include <string>
 
-#include <zlib.h>
 
 namespace gatehouse::recording {
 
 namespace {
 
 namespace json = boost::json;
-
-// `,"crc":"` + 8 hex digits + `"}`
-constexpr std::string_view kCrcKey = ",\"crc\":\"";
-constexpr size_t kCrcSuffixSize = kCrcKey.size() + 8 + 2;
-
-uint32_t crc32(std::string_view bytes) {
-  return static_cast<uint32_t>(
-      ::crc32_z(::crc32_z(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data()), bytes.size()));
-}
 
 // Every field any event type has. A line's other keys ("crc", fields a later version adds) are skipped.
 enum class Field : uint8_t {
@@ -464,20 +455,7 @@ EventReader::EventReader() : parser_(std::make_unique<Parser>()) {}
 EventReader::~EventReader() = default;
 
 Result<void> EventReader::readFields(std::string_view line, EventFields& e) {
-  if (line.size() < kCrcSuffixSize + 2 || !line.ends_with("\"}") ||
-      line.substr(line.size() - kCrcSuffixSize, kCrcKey.size()) != kCrcKey) {
-    return makeError("event line has no checksum (torn or not an event)");
-  }
-  const std::string_view body = line.substr(0, line.size() - kCrcSuffixSize);
-  const std::string_view hex = line.substr(line.size() - 10, 8);
-  uint32_t stated = 0;
-  auto [end, ec] = std::from_chars(hex.data(), hex.data() + hex.size(), stated, 16);
-  if (ec != std::errc() || end != hex.data() + hex.size()) {
-    return makeError("event line has a malformed checksum");
-  }
-  if (crc32(body) != stated) {
-    return makeError("event line checksum mismatch (corrupt line)");
-  }
+  if (auto checked = checkedLineBody(line); !checked) return checked.error();
 
   auto& parser = parser_->json;
   Handler& h = parser.handler();

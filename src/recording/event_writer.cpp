@@ -6,9 +6,8 @@
 #include <string>
 #include <string_view>
 
-#include <zlib.h>
-
 #include "recording/events.h"
+#include "recording/line_format.h"
 
 namespace gatehouse::recording {
 namespace {
@@ -155,9 +154,8 @@ void appendEvent(const Event& e, std::string& batch) {
   batch += '{';
   std::visit([&](const auto& ev) { body(ev, batch); }, e);
   // The checksum covers the line up to here and goes inside the object: `,"crc":"xxxxxxxx"}`.
-  const auto* line = reinterpret_cast<const Bytef*>(batch.data() + start);
-  const auto crc = static_cast<uint32_t>(::crc32_z(::crc32_z(0L, Z_NULL, 0), line, batch.size() - start));
-  batch += ",\"crc\":\"";
+  const auto crc = lineCrc32(std::string_view(batch).substr(start));
+  batch += kCrcKey;
   for (int i = 0; i < 8; ++i) batch += kHex[(crc >> (28 - 4 * i)) & 0xF];
   batch += "\"}\n";
 }

@@ -1,27 +1,16 @@
 // Event (de)serialization as checksummed JSON lines; see events.h for the layout.
 #include "recording/events.h"
+#include "recording/line_format.h"
 
 #include <boost/json.hpp>
 #include <charconv>
 
-#include <zlib.h>
 
 namespace gatehouse::recording {
 
 namespace {
 
 namespace json = boost::json;
-
-// `,"crc":"` + 8 hex digits + `"}`
-constexpr std::string_view kCrcKey = ",\"crc\":\"";
-constexpr size_t kCrcSuffixSize = kCrcKey.size() + 8 + 2;
-
-// zlib's CRC-32 (the same polynomial as Boost.CRC's crc_32_type) processes several bytes per step: it is on the
-// per-statement path, twice (writer and indexer).
-uint32_t crc32(std::string_view bytes) {
-  return static_cast<uint32_t>(
-      ::crc32_z(::crc32_z(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data()), bytes.size()));
-}
 
 
 
@@ -110,20 +99,7 @@ class Fields {
 }  // namespace
 
 Result<Event> parseEvent(std::string_view line) {
-  if (line.size() < kCrcSuffixSize + 2 || !line.ends_with("\"}") ||
-      line.substr(line.size() - kCrcSuffixSize, kCrcKey.size()) != kCrcKey) {
-    return makeError("event line has no checksum (torn or not an event)");
-  }
-  const std::string_view body = line.substr(0, line.size() - kCrcSuffixSize);
-  const std::string_view hex = line.substr(line.size() - 10, 8);
-  uint32_t stated = 0;
-  auto [end, ec] = std::from_chars(hex.data(), hex.data() + hex.size(), stated, 16);
-  if (ec != std::errc() || end != hex.data() + hex.size()) {
-    return makeError("event line has a malformed checksum");
-  }
-  if (crc32(body) != stated) {
-    return makeError("event line checksum mismatch (corrupt line)");
-  }
+  if (auto checked = checkedLineBody(line); !checked) return checked.error();
 
   boost::system::error_code jec;
   const json::value v = json::parse(json::string_view(line.data(), line.size()), jec);
