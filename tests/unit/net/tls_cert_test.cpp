@@ -1,5 +1,6 @@
 // The generated self-signed certificate, read back with OpenSSL: key matches, names, validity, file modes,
 // and that an existing pair is left alone.
+#include "support/temp_dir.h"
 #include "net/tls_cert.h"
 
 #include <gtest/gtest.h>
@@ -22,22 +23,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "gatehouse-tls-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using gatehouse::testing::TempDir;
 
 struct X509Free {
   void operator()(X509* p) const { X509_free(p); }

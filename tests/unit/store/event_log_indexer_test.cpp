@@ -14,7 +14,7 @@
 #include "recording/events.h"
 #include "recording/indexer.h"
 #include "store/sqlite_store.h"
-#include "unit/store/temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace gatehouse::recording {
 namespace {

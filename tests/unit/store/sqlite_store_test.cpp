@@ -8,7 +8,7 @@
 #include <thread>
 #include <vector>
 
-#include "unit/store/temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace gatehouse::store {
 namespace {

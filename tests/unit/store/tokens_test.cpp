@@ -7,7 +7,7 @@
 #include <set>
 
 #include "store/sqlite_store.h"
-#include "unit/store/temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace gatehouse::identity {
 namespace {

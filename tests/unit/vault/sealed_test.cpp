@@ -1,5 +1,6 @@
 // Sealed secrets: master key text formats, seal/unseal against tampering, and resolving secret references
 // from the environment and from sealed files on disk.
+#include "support/temp_dir.h"
 #include "vault/sealed.h"
 
 #include <gtest/gtest.h>
@@ -18,22 +19,7 @@ namespace fs = std::filesystem;
 constexpr std::string_view kKeyHex = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 constexpr std::string_view kKeyBase64 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "gatehouse-vault-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using gatehouse::testing::TempDir;
 
 MasterKey key(std::string_view text) {
   auto parsed = parseMasterKey(text);

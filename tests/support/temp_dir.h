@@ -12,7 +12,7 @@ namespace gatehouse::testing {
 class TempDir {
  public:
   TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "gatehouse-store-test-XXXXXX").string();
+    std::string pattern = (std::filesystem::temp_directory_path() / "gatehouse-test-XXXXXX").string();
     if (mkdtemp(pattern.data()) == nullptr) {
       ADD_FAILURE() << "mkdtemp failed";
     }
