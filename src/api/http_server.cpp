@@ -1,6 +1,8 @@
 // HttpServer: Beast over Asio coroutines, one coroutine per connection, keep-alive, bounded request sizes.
 #include "api/http_server.h"
 
+#include <pthread.h>
+
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -71,7 +73,10 @@ Result<void> HttpServer::start() {
   if (ec) return makeError(fmt::format("cannot listen on {}:{}: {}", listener_.address, listener_.port, ec.message()));
   port_ = acceptor_->local_endpoint().port();
   asio::co_spawn(io_, acceptLoop(), asio::detached);
-  thread_ = std::thread([this] { io_.run(); });
+  thread_ = std::thread([this] {
+    ::pthread_setname_np(::pthread_self(), "gh-http");
+    io_.run();
+  });
   return {};
 }
 
