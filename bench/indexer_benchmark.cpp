@@ -207,7 +207,7 @@ void BM_IndexerCatchUp(benchmark::State& state) {
     state.PauseTiming();
     auto dir = std::make_unique<TempDir>();
     auto store = store::openSqliteStore(dir->path() / "gatehouse.db");
-    auto writer = recording::EventLog::open(dir->path() / "recordings", /*fsync=*/false);
+    auto writer = recording::EventLog::open(dir->path() / "recordings", "w0");
     if (dir->path().empty() || !store || !writer) {
       state.SkipWithError("cannot set up a store and a log in the temporary directory");
       break;
@@ -215,7 +215,7 @@ void BM_IndexerCatchUp(benchmark::State& state) {
     recording::Indexer indexer(**store, dir->path() / "recordings");
     size_t applied = 0;
     for (const auto& slice : log.slices) {
-      if (!(*writer)->write(slice)) {
+      if (!(*writer)->append(slice)) {
         state.SkipWithError("cannot write the event log");
         break;
       }

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <thread>
@@ -42,9 +43,16 @@ class GatewayRuntime final : public Runtime {
     auto store = store::openSqliteStore(config_.store_path);
     if (!store) return makeError(fmt::format("store {}: {}", config_.store_path.string(), store.error().message));
     store_ = std::move(*store);
-    auto log = recording::EventLog::open(config_.recording_dir, config_.recording_fsync);
-    if (!log) return makeError(fmt::format("recording {}: {}", config_.recording_dir.string(), log.error().message));
-    log_ = std::move(*log);
+    // One event log per worker thread: appending is then a copy into memory that no other thread touches.
+    const unsigned workers = config_.workers != 0 ? config_.workers : std::max(1u, std::thread::hardware_concurrency());
+    for (unsigned i = 0; config_.postgres_listener.enabled && i < workers; ++i) {
+      auto log = recording::EventLog::open(config_.recording_dir, "w" + std::to_string(i),
+                                           {.segment_bytes = config_.recording_segment_bytes,
+                                            .fsync = config_.recording_fsync});
+      if (!log) return makeError(fmt::format("recording {}: {}", config_.recording_dir.string(), log.error().message));
+      ctx_.logs.push_back(log->get());
+      logs_.push_back(std::move(*log));
+    }
     indexer_ = std::make_unique<recording::Indexer>(*store_, config_.recording_dir);
     if (auto r = indexer_->catchUp(); !r)
       spdlog::warn("indexing earlier recordings failed (will retry): {}", r.error().message);
@@ -65,16 +73,17 @@ class GatewayRuntime final : public Runtime {
 
     ctx_.config = &config_;
     ctx_.store = store_.get();
-    ctx_.log = log_.get();
     ctx_.metrics = &metrics_;
     ctx_.cancels = &cancels_;
     ctx_.client_tls = tls_.get();
     if (config_.postgres_listener.enabled) {
       server_ = std::make_unique<gateway::Server>(ctx_);
-      if (auto r = server_->start(config_.workers); !r) return r;
+      if (auto r = server_->start(); !r) return r;
     }
     if (config_.http_listener.enabled) {
-      api::ApiContext api{.metrics = &metrics_, .recording_healthy = [log = log_.get()] { return log->healthy(); }};
+      api::ApiContext api{.metrics = &metrics_, .recording_healthy = [this] {
+                            return std::all_of(logs_.begin(), logs_.end(), [](const auto& l) { return l->healthy(); });
+                          }};
       http_ = std::make_unique<api::HttpServer>(config_.http_listener, std::move(api));
       if (auto r = http_->start(); !r) return r;
     }
@@ -142,7 +151,7 @@ class GatewayRuntime final : public Runtime {
 
   core::Config config_;
   std::unique_ptr<store::Store> store_;
-  std::unique_ptr<recording::EventLog> log_;
+  std::vector<std::unique_ptr<recording::EventLog>> logs_;  // outlive the server, whose workers write them
   std::unique_ptr<recording::Indexer> indexer_;
   std::jthread indexer_thread_;
   std::unique_ptr<net::ssl::context> tls_;

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -40,6 +41,25 @@ T number(const YAML::Node& node, const std::string& where, T min, T max) {
   if (v < static_cast<long long>(min) || v > static_cast<long long>(max))
     fail(where, fmt::format("{} is out of range [{}, {}]", v, min, max));
   return static_cast<T>(v);
+}
+
+// A size in bytes: a number, or a number with a binary unit (KiB, MiB, GiB), e.g. 32MiB.
+uint64_t byteSize(const YAML::Node& node, const std::string& where, uint64_t min, uint64_t max) {
+  if (!node.IsScalar()) fail(where, "expected a size such as 32MiB");
+  const std::string text = node.Scalar();
+  uint64_t value = 0;
+  const char* end = text.data() + text.size();
+  auto [rest, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc() || rest == text.data()) fail(where, fmt::format("'{}' is not a size such as 32MiB", text));
+  const std::string_view unit(rest, static_cast<std::size_t>(end - rest));
+  unsigned shift = 0;
+  if (unit == "KiB") shift = 10;
+  else if (unit == "MiB") shift = 20;
+  else if (unit == "GiB") shift = 30;
+  else if (!unit.empty()) fail(where, fmt::format("unknown unit '{}' in '{}' (use KiB, MiB or GiB)", unit, text));
+  if (value > (max >> shift) || (value << shift) < min)
+    fail(where, fmt::format("{} is out of range [{} KiB, {} MiB]", text, min >> 10, max >> 20));
+  return value << shift;
 }
 
 bool boolean(const YAML::Node& node, const std::string& where) {
@@ -154,9 +174,12 @@ Config parse(const YAML::Node& root, const fs::path& base) {
   }
   cfg.recording_dir = cfg.data_dir / "recordings";
   if (const auto r = root["recording"]) {
-    onlyKeys(r, "recording", {"dir", "fsync"});
+    onlyKeys(r, "recording", {"dir", "fsync", "segment_size"});
     if (r["dir"]) cfg.recording_dir = path(r["dir"], "recording.dir", base);
     if (r["fsync"]) cfg.recording_fsync = boolean(r["fsync"], "recording.fsync");
+    if (r["segment_size"])
+      cfg.recording_segment_bytes = byteSize(r["segment_size"], "recording.segment_size", uint64_t{64} << 10,
+                                             uint64_t{1} << 30);
   }
   if (const auto v = root["vault"]) {
     onlyKeys(v, "vault", {"master_key"});

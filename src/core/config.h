@@ -50,7 +50,8 @@ struct Config {
   std::filesystem::path tls_key;
   std::filesystem::path store_path;      // SQLite file; default data_dir/gatehouse.db
   std::filesystem::path recording_dir;   // append-only event logs; default data_dir/recordings
-  bool recording_fsync = false;          // fdatasync each group (survives power loss; SIGKILL-safe either way)
+  bool recording_fsync = false;          // msync each group (survives power loss; SIGKILL-safe either way)
+  uint64_t recording_segment_bytes = uint64_t{32} << 20;  // each event log segment, preallocated
   std::optional<SecretRef> master_key;   // key that unseals sealed_file secrets
   uint32_t startup_timeout_ms = 30000;
   std::vector<PostgresConnection> connections;

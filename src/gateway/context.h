@@ -1,10 +1,11 @@
 // GatewayContext: what every session shares. Built once at start; read-only afterwards except for members
-// that are themselves thread-safe (store, event log, metrics, cancel registry).
+// that are themselves thread-safe (store, metrics, cancel registry); each event log belongs to one worker.
 #pragma once
 
 #include <atomic>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "core/config.h"
 #include "gateway/cancel_registry.h"
@@ -19,7 +20,7 @@ namespace gatehouse::gateway {
 struct GatewayContext {
   const core::Config* config = nullptr;
   store::Store* store = nullptr;
-  recording::EventLog* log = nullptr;
+  std::vector<recording::EventLog*> logs;  // one per worker, each used by its worker's thread only
   Metrics* metrics = nullptr;
   CancelRegistry* cancels = nullptr;
   net::ssl::context* client_tls = nullptr;

@@ -55,8 +55,8 @@ std::string authMessage(pg::AuthCode code) {
 
 }  // namespace
 
-PgSession::PgSession(GatewayContext& ctx, GroupWriter& writer, net::tcp::socket socket)
-    : ctx_(ctx), writer_(writer), client_(std::move(socket)), session_id_(newSessionId()) {}
+PgSession::PgSession(GatewayContext& ctx, Recorder& recorder, net::tcp::socket socket)
+    : ctx_(ctx), recorder_(recorder), client_(std::move(socket)), session_id_(newSessionId()) {}
 
 void PgSession::setState(State s) {
   spdlog::debug("session {}: {} -> {}", session_id_, stateName(state_), stateName(s));
@@ -102,7 +102,7 @@ net::awaitable<void> PgSession::run() {
                                                     .bytes_from_client = bytes_from_client_,
                                                     .bytes_from_server = bytes_from_server_},
                            batch_);
-    if (auto error = co_await writer_.write(batch_); !error.empty())
+    if (auto error = co_await persistBatch(); !error.empty())
       spdlog::error("session {}: could not record the session's end: {}", session_id_, error);
   }
   setState(State::kClosed);
@@ -308,7 +308,7 @@ net::awaitable<bool> PgSession::startup() {
                                                   .connection = connection_, .client_addr = client_addr_,
                                                   .started_at_us = nowUs(), .tls = client_.tls()},
                          batch_);
-  const auto recording_error = co_await writer_.write(batch_);
+  const auto recording_error = co_await persistBatch();
   batch_.clear();
   if (!recording_error.empty()) {
     ctx_.metrics->recording_failures_total.Increment();
@@ -327,8 +327,8 @@ net::awaitable<bool> PgSession::startup() {
   co_return true;
 }
 
-net::awaitable<bool> PgSession::record(TrackerOutput& out) {
-  if (out.starts.empty() && out.ends.empty()) co_return true;
+std::string PgSession::appendRecords(TrackerOutput& out) {
+  if (out.starts.empty() && out.ends.empty()) return {};
   batch_.clear();
   for (auto& s : out.starts)
     recording::appendEvent(recording::StatementStarted{.session_id = session_id_, .seq = static_cast<uint64_t>(s.seq),
@@ -347,12 +347,34 @@ net::awaitable<bool> PgSession::record(TrackerOutput& out) {
                            batch_);
   }
   out.clear();
-  const auto error = co_await writer_.write(batch_);
+  auto error = recorder_.append(batch_);
+  if (!error.empty()) {
+    ctx_.metrics->recording_failures_total.Increment();
+    spdlog::error("session {}: recording failed: {}", session_id_, error);
+  }
+  return error;
+}
+
+net::awaitable<std::string> PgSession::persistBatch() {
+  auto error = recorder_.append(batch_);
+  if (error.empty() && recorder_.mustSync()) error = co_await recorder_.sync();
+  co_return error;
+}
+
+net::awaitable<bool> PgSession::syncRecords() {
+  const auto error = co_await recorder_.sync();
   if (!error.empty()) {
     ctx_.metrics->recording_failures_total.Increment();
     spdlog::error("session {}: recording failed: {}", session_id_, error);
   }
   co_return error.empty();
+}
+
+net::awaitable<bool> PgSession::record(TrackerOutput& out) {
+  const bool any = !out.starts.empty() || !out.ends.empty();
+  if (!appendRecords(out).empty()) co_return false;
+  if (any && recorder_.mustSync()) co_return co_await syncRecords();
+  co_return true;
 }
 
 net::awaitable<void> PgSession::cancelBackendQuery() {
@@ -397,7 +419,12 @@ net::awaitable<void> PgSession::relayClientToServer() {
           setCloseReason("client terminated");
         pos += step.consumed;
       }
-      if (!co_await record(out)) {
+      // The statements' starts reach the log before the statements reach the database. A copy into the mapped
+      // log; only with recording.fsync is there something to wait for.
+      const bool any = !out.starts.empty() || !out.ends.empty();
+      bool recorded = appendRecords(out).empty();
+      if (recorded && any && recorder_.mustSync()) recorded = co_await syncRecords();
+      if (!recorded) {
         // Fail closed: nothing runs unrecorded. An idle session gets an error and stays usable; otherwise the
         // replies could no longer be paired, so the session ends.
         const auto msg = "the gateway cannot record statements right now, so it refuses to run them";
@@ -483,7 +510,10 @@ net::awaitable<void> PgSession::relayServerToClient() {
         pos += step.consumed;
       }
       // The records of completed statements reach the log before their results reach the client.
-      if (!co_await record(out)) {
+      const bool any = !out.starts.empty() || !out.ends.empty();
+      bool recorded = appendRecords(out).empty();
+      if (recorded && any && recorder_.mustSync()) recorded = co_await syncRecords();
+      if (!recorded) {
         setCloseReason("recording failed");
         const auto err = pg::errorResponse("FATAL", pg::sqlstate::kIoError,
                                            "the gateway could not record the statement, so it withholds its result");

@@ -10,7 +10,7 @@
 #include <string>
 
 #include "gateway/context.h"
-#include "gateway/group_writer.h"
+#include "gateway/recorder.h"
 #include "gateway/statement_tracker.h"
 #include "net/transport.h"
 
@@ -20,7 +20,7 @@ class PgSession : public std::enable_shared_from_this<PgSession> {
  public:
   enum class State { kStartup, kAuthenticating, kConnectingUpstream, kRelaying, kClosed };
 
-  PgSession(GatewayContext& ctx, GroupWriter& writer, net::tcp::socket socket);
+  PgSession(GatewayContext& ctx, Recorder& recorder, net::tcp::socket socket);
   net::awaitable<void> run();
   // Ends the session from outside (gateway shutdown): closes both sides; records are still written.
   void shutdown();
@@ -33,13 +33,21 @@ class PgSession : public std::enable_shared_from_this<PgSession> {
   net::awaitable<void> refuse(std::string_view sqlstate, std::string_view message, std::string_view detail = {});
   net::awaitable<void> cancelBackendQuery();
   void setState(State s);
-  // Writes the tracker's pending output to the event log. false: the log cannot be written (fail closed).
+  // Writes the tracker's pending output to the event log (a copy: no wait). Returns the error message, empty on
+  // success; the caller must then not go on (fail closed). With recording.fsync, the caller must also await
+  // syncRecords() before it forwards anything.
+  std::string appendRecords(TrackerOutput& out);
+  // Appends `batch_`, and with recording.fsync waits until it is durable. Returns the error message.
+  net::awaitable<std::string> persistBatch();
+  // Waits until the records appended so far are durable (recording.fsync). false: they could not be made so.
+  net::awaitable<bool> syncRecords();
+  // Both: the tracker's output recorded, durable if so configured. false: fail closed.
   net::awaitable<bool> record(TrackerOutput& out);
   void closeBoth();
   void setCloseReason(std::string_view reason);
 
   GatewayContext& ctx_;
-  GroupWriter& writer_;
+  Recorder& recorder_;
   net::Transport client_;
   std::unique_ptr<net::Transport> server_;
   State state_ = State::kStartup;

@@ -17,11 +17,11 @@ namespace asio = net::asio;
 using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
 struct Server::Worker {
-  explicit Worker(recording::EventLog& log) : writer(io, log) {}
+  explicit Worker(recording::EventLog& log) : recorder(io, log) {}
   // One thread runs this context and only it touches the worker's sockets (other threads only post to it), so
   // the reactor's per-socket locking is turned off; posting stays thread-safe.
   asio::io_context io{BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO};
-  GroupWriter writer;
+  Recorder recorder;
   std::unique_ptr<net::tcp::acceptor> acceptor;
   std::unordered_set<std::shared_ptr<PgSession>> sessions;  // touched only on this worker's thread
   std::thread thread;
@@ -31,15 +31,15 @@ Server::Server(GatewayContext& ctx) : ctx_(ctx) {}
 
 Server::~Server() { stop(std::chrono::milliseconds(0)); }
 
-Result<void> Server::start(unsigned workers) {
-  if (workers == 0) workers = std::max(1u, std::thread::hardware_concurrency());
+Result<void> Server::start() {
+  if (ctx_.logs.empty()) return makeError("no event log to record into");
   const auto& l = ctx_.config->postgres_listener;
   net::error_code ec;
   const auto address = asio::ip::make_address(l.address, ec);
   if (ec) return makeError(fmt::format("listeners.postgres.address: '{}' is not an IP address", l.address));
   uint16_t port = l.port;
-  for (unsigned i = 0; i < workers; ++i) {
-    auto w = std::make_unique<Worker>(*ctx_.log);
+  for (auto* log : ctx_.logs) {
+    auto w = std::make_unique<Worker>(*log);
     w->acceptor = std::make_unique<net::tcp::acceptor>(w->io);
     const net::tcp::endpoint ep(address, port);
     w->acceptor->open(ep.protocol(), ec);
@@ -69,7 +69,7 @@ Result<void> Server::start(unsigned workers) {
               co_await t.async_wait(asio::redirect_error(net::use_awaitable, aec));
               continue;
             }
-            auto session = std::make_shared<PgSession>(ctx_, w->writer, std::move(socket));
+            auto session = std::make_shared<PgSession>(ctx_, w->recorder, std::move(socket));
             w->sessions.insert(session);
             ++active_;
             asio::co_spawn(

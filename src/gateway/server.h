@@ -21,8 +21,8 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds the listener (port 0 picks a free port) and starts `workers` threads (0: one per core).
-  Result<void> start(unsigned workers);
+  // Binds the listener (port 0 picks a free port) and starts one worker thread per event log in the context.
+  Result<void> start();
   uint16_t port() const { return port_; }
   // Stops accepting, lets sessions finish for `grace`, then closes the rest (their records are still written).
   void stop(std::chrono::milliseconds grace);

@@ -1,12 +1,15 @@
-// Append-only event log files; see event_log.h.
+// Segmented, memory-mapped event log; see event_log.h.
 #include "recording/event_log.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <string>
@@ -26,87 +29,155 @@ std::string utcStamp() {
   return buf;
 }
 
+uint64_t pageSize() {
+  static const auto size = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  return size;
+}
+
+uint64_t roundUpToPage(uint64_t n) { return (n + pageSize() - 1) / pageSize() * pageSize(); }
+
+void syncDirectory(const std::filesystem::path& dir) {
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
 }  // namespace
 
-Result<std::unique_ptr<EventLog>> EventLog::open(const std::filesystem::path& dir, bool fsync) {
+Result<std::unique_ptr<EventLog>> EventLog::open(const std::filesystem::path& dir, std::string_view stream,
+                                                 LogOptions options) {
+  if (stream.empty() || stream.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789") != std::string_view::npos)
+    return makeError("event log stream name '" + std::string(stream) + "' must be [a-z0-9]+");
+  if (options.segment_bytes < kMinSegmentBytes || options.segment_bytes > kMaxSegmentBytes)
+    return makeError("event log segment size must be between 64 KiB and 1 GiB");
   // Recordings hold SQL text, which can be sensitive: owner-only directory and files.
   std::error_code ec;  // a failure here shows up as mkdir's error below, which names the directory we need
-  if (dir.has_parent_path()) {
-    std::filesystem::create_directories(dir.parent_path(), ec);
-  }
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+  if (dir.has_parent_path()) std::filesystem::create_directories(dir.parent_path(), ec);
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
     return makeError("cannot create recording directory " + dir.string() + ": " + errnoText(errno));
-  }
-  const std::string base = "events-" + utcStamp() + "-" + std::to_string(::getpid());
-  // O_EXCL: never append to another run's file, even if a pid repeats within the same second.
+  std::string base = "events-" + utcStamp() + "-" + std::to_string(::getpid()) + "-" + std::string(stream);
+  std::unique_ptr<EventLog> log(new EventLog(dir, std::move(base), options));
+  if (auto r = log->openSegment(0); !r) return r.error();
+  return log;
+}
+
+EventLog::~EventLog() { finishSegment(); }
+
+Result<void> EventLog::openSegment(uint64_t min_bytes) {
+  const uint64_t size = std::max(options_.segment_bytes, roundUpToPage(min_bytes));
+  // Created under a name the readers ignore, and renamed once locked and allocated: a reader never sees a
+  // segment that is not yet locked (it would take it for a dead writer's) or not yet allocated.
   for (int attempt = 0; attempt < 1000; ++attempt) {
-    const std::string name = base + (attempt == 0 ? "" : "-" + std::to_string(attempt)) + ".jsonl";
-    const std::filesystem::path file = dir / name;
-    const int fd = ::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd >= 0) {
-      // The new file's directory entry must survive a power loss too, or its synced data is unreachable.
-      if (fsync) {
-        const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-          ::fsync(dfd);
-          ::close(dfd);
-        }
-      }
-      return std::unique_ptr<EventLog>(new EventLog(fd, file, fsync));
-    }
-    if (errno != EEXIST) {
-      return makeError("cannot create event log " + file.string() + ": " + errnoText(errno));
-    }
-  }
-  return makeError("cannot create event log in " + dir.string() + ": too many files named " + base + "*");
-}
-
-Result<std::unique_ptr<EventLog>> EventLog::openFile(const std::filesystem::path& file, bool fsync) {
-  const int fd = ::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return makeError("cannot open event log " + file.string() + ": " + errnoText(errno));
-  }
-  return std::unique_ptr<EventLog>(new EventLog(fd, file, fsync));
-}
-
-EventLog::~EventLog() { ::close(fd_); }
-
-Result<void> EventLog::write(std::string_view batch) {
-  std::string repaired;
-  if (torn_.exchange(false)) {
-    repaired.reserve(batch.size() + 1);
-    repaired += '\n';
-    repaired += batch;
-    batch = repaired;
-  }
-  const char* p = batch.data();
-  size_t left = batch.size();
-  while (left > 0) {
-    const ssize_t n = ::write(fd_, p, left);
-    if (n < 0) {
-      if (errno == EINTR) {
+    char number[16];
+    std::snprintf(number, sizeof number, "%06llu", static_cast<unsigned long long>(sequence_ + 1));
+    const std::string name = base_ + "-" + number + ".jsonl";
+    const std::filesystem::path file = dir_ / name;
+    const std::filesystem::path temp = dir_ / ("." + name + ".new");
+    const int fd = ::open(temp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      const int err = errno;
+      if (err == EEXIST) {
+        ++sequence_;
         continue;
       }
-      const int err = errno;
-      // Only a partial earlier iteration can have left a fragment behind.
-      if (left != batch.size()) {
-        torn_.store(true);
-      }
-      healthy_.store(false, std::memory_order_relaxed);
-      return makeError("event log " + path_.string() + ": write failed: " + errnoText(err));
+      return makeError("cannot create event log segment " + temp.string() + ": " + errnoText(err));
     }
-    // A short write (disk nearly full, a signal) leaves the rest to a second write(2); another thread may append
-    // between the two, which tears this batch's last line. The indexer's checksum catches that line.
-    p += n;
-    left -= static_cast<size_t>(n);
+    const auto fail = [&](std::string what, int err) -> Result<void> {
+      ::close(fd);
+      ::unlink(temp.c_str());
+      return makeError("event log segment " + file.string() + ": " + what + ": " + errnoText(err));
+    };
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) return fail("cannot lock", errno);
+    // posix_fallocate returns the error rather than setting errno. Where the filesystem cannot preallocate,
+    // glibc writes the blocks instead, which reserves them all the same.
+    if (const int err = ::posix_fallocate(fd, 0, static_cast<off_t>(size)); err != 0)
+      return fail("cannot allocate " + std::to_string(size >> 10) + " KiB", err);
+    void* map = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED) return fail("cannot map", errno);
+    if (options_.fsync && ::fsync(fd) != 0) {
+      const int err = errno;
+      ::munmap(map, size);
+      return fail("fsync", err);
+    }
+    if (::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, file.c_str(), RENAME_NOREPLACE) != 0) {
+      const int err = errno;
+      ::munmap(map, size);
+      ::close(fd);
+      ::unlink(temp.c_str());
+      if (err == EEXIST) {  // a file of that name from an earlier run whose pid and start second were ours
+        ++sequence_;
+        continue;
+      }
+      return makeError("cannot name event log segment " + file.string() + ": " + errnoText(err));
+    }
+    if (options_.fsync) syncDirectory(dir_);  // the segment's name must survive a power loss too
+    ++sequence_;
+    fd_ = fd;
+    map_ = static_cast<char*>(map);
+    size_ = size;
+    used_ = 0;
+    synced_ = 0;
+    path_ = file;
+    return {};
   }
-  if (fsync_ && ::fdatasync(fd_) != 0) {
-    const int err = errno;
-    healthy_.store(false, std::memory_order_relaxed);
-    return makeError("event log " + path_.string() + ": fdatasync failed: " + errnoText(err));
+  return makeError("cannot create an event log segment in " + dir_.string() + ": too many files named " + base_ +
+                   "*");
+}
+
+void EventLog::finishSegment() {
+  if (fd_ < 0) return;
+  ::munmap(map_, size_);
+  // Give back the unused reservation. Readers take a segment that is not locked for finished in any case, so a
+  // failed truncation only leaves a NUL tail that they skip.
+  if (used_ == 0) {
+    ::unlink(path_.c_str());
+  } else {
+    (void)::ftruncate(fd_, static_cast<off_t>(used_));
+    if (options_.fsync) ::fdatasync(fd_);
   }
+  ::close(fd_);  // releases the lock: the segment is finished
+  fd_ = -1;
+  map_ = nullptr;
+  size_ = used_ = synced_ = 0;
+  path_.clear();
+}
+
+Result<void> EventLog::append(std::string_view lines) {
+  if (fd_ < 0 || used_ + lines.size() > size_) {
+    if (auto synced = sync(); !synced) return synced;
+    finishSegment();
+    if (auto opened = openSegment(lines.size()); !opened) {
+      healthy_.store(false, std::memory_order_relaxed);
+      return opened;
+    }
+  }
+  std::memcpy(map_ + used_, lines.data(), lines.size());
+  used_ += lines.size();
   healthy_.store(true, std::memory_order_relaxed);
   return {};
+}
+
+Result<void> EventLog::sync() {
+  if (!options_.fsync || fd_ < 0 || synced_ == used_) return {};
+  const uint64_t from = synced_ / pageSize() * pageSize();
+  if (::msync(map_ + from, used_ - from, MS_SYNC) != 0) {
+    const int err = errno;
+    healthy_.store(false, std::memory_order_relaxed);
+    return makeError("event log " + path_.string() + ": msync failed: " + errnoText(err));
+  }
+  synced_ = used_;
+  return {};
+}
+
+Result<bool> segmentIsLive(int fd) {
+  if (::flock(fd, LOCK_SH | LOCK_NB) == 0) {
+    ::flock(fd, LOCK_UN);
+    return false;
+  }
+  if (errno == EWOULDBLOCK) return true;
+  return makeError(std::string("cannot test the event log segment's lock: ") + std::strerror(errno));
 }
 
 }  // namespace gatehouse::recording

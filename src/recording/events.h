@@ -61,7 +61,7 @@ struct SessionClosed {
 using Event = std::variant<SessionOpened, StatementStarted, StatementFinished, SessionClosed>;
 
 // Appends `e` as one checksummed line (ending in '\n') to `batch`. Several events appended to one batch are then
-// written with one EventLog::write.
+// appended to the log with one EventLog::append.
 void appendEvent(const Event& e, std::string& batch);
 
 // Parses one line (without its '\n'). Fails on a checksum mismatch, malformed JSON, an unknown type or a missing

@@ -17,6 +17,7 @@
 #include <variant>
 #include <vector>
 
+#include "recording/event_log.h"
 #include "recording/event_reader.h"
 
 namespace gatehouse::recording {
@@ -203,8 +204,8 @@ Result<size_t> Indexer::catchUp() {
 
 Result<size_t> Indexer::indexFile(const std::filesystem::path& file) {
   const std::string name = file.filename().string();
-  // Most files (earlier runs, idle gateways) have not grown since the last pass: a stat settles that without
-  // opening the file or asking the store.
+  // Most files (earlier runs, finished segments) have not changed since the last pass: a stat settles that
+  // without opening the file or asking the store.
   struct stat st {};
   if (::stat(file.c_str(), &st) != 0) {
     if (errno == ENOENT) {
@@ -217,12 +218,15 @@ Result<size_t> Indexer::indexFile(const std::filesystem::path& file) {
   }
   FileDescriptor fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
+    if (errno == ENOENT) {
+      return size_t{0};  // an empty segment, removed when its writer finished it
+    }
     return makeError("cannot open event log " + file.string() + ": " + std::strerror(errno));
   }
   if (::fstat(fd.get(), &st) != 0) {
     return makeError("cannot stat event log " + file.string() + ": " + std::strerror(errno));
   }
-  const auto size = static_cast<uint64_t>(st.st_size);
+  uint64_t size = static_cast<uint64_t>(st.st_size);
   auto stored = store_.getLogOffset(name);
   if (!stored) {
     return stored.error();
@@ -243,6 +247,12 @@ Result<size_t> Indexer::indexFile(const std::filesystem::path& file) {
   size_t filled = 0;
   uint64_t buf_start = batch_from;
   bool conflict = false;
+  // A segment still being written (its writer holds its lock) is read up to what is certainly complete: the first
+  // NUL (not yet written) or the first line that does not check (still being copied in), and again on a later
+  // pass. A finished one — closed cleanly, or left by a writer that died — is read to its end, NULs skipped, lines
+  // that do not check counted as corrupt. Which one a file is, is asked only when reading meets such a place.
+  bool finished = false;
+  bool stop = false;
 
   // Commits the batch, which ends at file offset `to`; false when another indexer moved the offset first.
   auto flush = [&](uint64_t to) -> Result<bool> {
@@ -263,8 +273,30 @@ Result<size_t> Indexer::indexFile(const std::filesystem::path& file) {
     batch_from = to;
     return true;
   };
+  // At a place that only a finished segment may have (a NUL, a line that does not check): whether to stop here
+  // (the writer is still at it), go on (finished), or read again from here (just found finished: its writer may
+  // have appended and truncated it since it was read).
+  enum class Next { kStop, kGoOn, kReread };
+  auto atSuspectPlace = [&]() -> Result<Next> {
+    if (finished) {
+      return Next::kGoOn;
+    }
+    auto live = segmentIsLive(fd.get());
+    if (!live) {
+      return makeError("event log " + file.string() + ": " + live.error().message);
+    }
+    if (*live) {
+      return Next::kStop;
+    }
+    finished = true;
+    if (::fstat(fd.get(), &st) != 0) {
+      return makeError("cannot stat event log " + file.string() + ": " + std::strerror(errno));
+    }
+    size = static_cast<uint64_t>(st.st_size);
+    return Next::kReread;
+  };
 
-  while (!conflict) {
+  while (!conflict && !stop) {
     if (filled == buf.size()) {
       buf.resize(buf.size() * 2);  // a line longer than the buffer
     }
@@ -282,36 +314,68 @@ Result<size_t> Indexer::indexFile(const std::filesystem::path& file) {
     filled += static_cast<size_t>(n);
     const std::string_view data(buf.data(), filled);
     size_t consumed = 0;
-    for (size_t nl = data.find('\n'); nl != std::string_view::npos; nl = data.find('\n', consumed)) {
-      const std::string_view line = data.substr(consumed, nl - consumed);
-      const uint64_t line_offset = buf_start + consumed;
-      consumed = nl + 1;
-      if (line.empty()) {
-        continue;  // written by EventLog after a failed write, to close a torn line
+    bool reread = false;
+    while (consumed < data.size()) {
+      const size_t nl = data.find('\n', consumed);
+      const std::string_view line = data.substr(consumed, (nl == std::string_view::npos ? data.size() : nl) - consumed);
+      const size_t nul = line.find('\0');  // bytes not written (yet), in a segment
+      if (nl == std::string_view::npos && nul == std::string_view::npos) {
+        break;  // a partial line: more to read
       }
-      if (auto ok = reader.readFields(line, event); !ok) {
-        spdlog::warn("event log {}: skipping line at byte {}: {}", name, line_offset, ok.error().message);
+      if (line.empty()) {
+        consumed = nl + 1;
+        continue;  // written by an earlier log writer after a failed write, to close a torn line
+      }
+      Result<void> ok = nul == std::string_view::npos ? reader.readFields(line, event) : makeError("NUL bytes");
+      if (!ok) {
+        auto next = atSuspectPlace();
+        if (!next) {
+          return next.error();
+        }
+        if (*next == Next::kStop) {
+          stop = true;
+          break;
+        }
+        if (*next == Next::kReread) {
+          reread = true;
+          break;
+        }
+        if (nul == 0) {
+          const size_t past = data.find_first_not_of('\0', consumed);  // a NUL tail (or a page lost to a crash)
+          consumed = past == std::string_view::npos ? data.size() : past;
+          continue;
+        }
+        const size_t bad = nul == std::string_view::npos ? line.size() + 1 : nul;
+        spdlog::warn("event log {}: skipping {} bytes at byte {}: {}", name, bad, buf_start + consumed,
+                     nul == std::string_view::npos ? ok.error().message : "a torn line");
         ++batch_corrupt;
+        consumed += bad;
         continue;
       }
+      consumed = nl + 1;
       batch.add(event, line.size() + 1);
       if (batch.full()) {
-        auto ok = flush(buf_start + consumed);
-        if (!ok) {
-          return ok.error();
+        auto flushed = flush(buf_start + consumed);
+        if (!flushed) {
+          return flushed.error();
         }
-        if (!*ok) {
+        if (!*flushed) {
           conflict = true;
           break;
         }
       }
     }
-    // Keep the partial last line, at the front.
+    if (reread) {
+      filled = consumed;  // drop what was read after this place; read it again as the file is now
+    }
+    // Keep the unread rest (a partial line), at the front.
     std::memmove(buf.data(), buf.data() + consumed, filled - consumed);
     filled -= consumed;
     buf_start += consumed;
   }
   if (!conflict) {
+    // A finished segment's NUL tail was consumed with it, so later passes skip it at the stat. A partial last line
+    // without NULs can only be a plain appended file's line still being written: it waits, as before.
     auto ok = flush(buf_start);
     if (!ok) {
       return ok.error();

@@ -1,6 +1,8 @@
-// A real storage fault under the recording directory: a tiny tmpfs that the test fills up. A statement that
-// cannot be recorded must not be answered — the client gets an error, never the result. Needs permission to
-// mount (root in the CI container); skipped otherwise.
+// A real storage fault under the recording directory: a tiny tmpfs that the test fills up. The event log reserves
+// its space a segment at a time, so statements go on being recorded into the segment already reserved; once a
+// statement needs a new segment and there is no room for one, it must not be answered — the client gets an
+// error, never the result — and every statement that was answered is in the audit. Needs permission to mount
+// (root in the CI container); skipped otherwise.
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <sys/mount.h>
@@ -32,6 +34,7 @@ class RecordingFull : public GatewaySuiteTest<RecordingFull> {
     mounted_ = true;
     if (startSuite("recfull", [](GatewayOptions& options, const devtools::LocalPostgres&, const std::string&) {
           options.recording_dir = mount_dir_ / "recordings";
+          options.recording_segment_size = "64KiB";
         })) {
       token_ = issueToken("filler", {"dev"});
     }
@@ -84,25 +87,27 @@ TEST_F(RecordingFull, StatementThatCannotBeRecordedGetsNoResult) {
   auto filled = fill(mount_dir_ / "filler");
   ASSERT_TRUE(filled) << filled.error().message;
 
-  // Each statement's text is larger than a page, so its event cannot fit in the slack of the log's last page.
+  // Each statement's text is larger than a page; a 64 KiB segment holds a few of them.
   const std::string padding = "/* " + std::string(9000, 'p') + " */";
-  int answered = 0;
+  std::vector<std::string> answered;
   QueryResult refused;
-  for (int i = 0; i < 10; ++i) {
+  for (int i = 0; i < 40; ++i) {
     std::string marker = "after-full-" + std::to_string(i);
     QueryResult r = pgExec(c.conn.get(), "SELECT '" + marker + "' " + padding);
     if (r.ok()) {
-      ++answered;
+      EXPECT_EQ(r.value(), marker);
+      answered.push_back(marker);
       continue;
     }
     refused = r;
     EXPECT_TRUE(r.rows.empty());
     break;
   }
-  EXPECT_EQ(answered, 0) << "statements were answered although their recording could not be written";
-  EXPECT_NE(refused.status, PGRES_TUPLES_OK);
+  EXPECT_LE(answered.size(), 64u * 1024 / 9000) << "more statements answered than the reserved segment can hold";
+  EXPECT_NE(refused.status, PGRES_TUPLES_OK) << "no statement was refused although the disk is full";
   EXPECT_FALSE(refused.error.empty());
-  std::cerr << "refused with SQLSTATE '" << refused.sqlstate << "': " << refused.error << "\n";
+  std::cerr << "answered " << answered.size() << " from the reserved segment, then refused with SQLSTATE '"
+            << refused.sqlstate << "': " << refused.error << "\n";
 
   // Space again: a new session is recorded and answered.
   fs::remove(mount_dir_ / "filler");
@@ -113,6 +118,28 @@ TEST_F(RecordingFull, StatementThatCannotBeRecordedGetsNoResult) {
       },
       10s);
   EXPECT_TRUE(recovered) << "the gateway did not recover once the disk had space again";
+
+  // Everything that was answered was recorded.
+  std::vector<std::string> missing;
+  waitUntil(
+      [&] {
+        auto entries = gateway().audit();
+        if (!entries) return false;
+        missing.clear();
+        for (const auto& marker : answered) {
+          bool found = false;
+          for (const auto& e : *entries) {
+            const auto* sql = e.is_object() ? e.as_object().if_contains("sql") : nullptr;
+            found = found || (sql && sql->is_string() && std::string_view(sql->as_string()).find("'" + marker + "'") !=
+                                                             std::string_view::npos);
+          }
+          if (!found) missing.push_back(marker);
+        }
+        return missing.empty();
+      },
+      10s);
+  EXPECT_TRUE(missing.empty()) << missing.size() << " answered statements are not in the audit, e.g. "
+                               << (missing.empty() ? "" : missing.front());
 }
 
 }  // namespace

@@ -87,7 +87,8 @@ Result<void> GatewayHarness::writeConfig() {
     << "  http: { address: 127.0.0.1, port: " << http_port_ << " }\n"
     << "workers: " << options_.workers << "\n"
     << "recording: { dir: " << yamlQuote(recordingDir().string())
-    << ", fsync: " << (options_.recording_fsync ? "true" : "false") << " }\n"
+    << ", fsync: " << (options_.recording_fsync ? "true" : "false")
+    << (options_.recording_segment_size.empty() ? "" : ", segment_size: " + options_.recording_segment_size) << " }\n"
     << "connections:\n";
   for (const auto& c : options_.connections) {
     y << "  - name: " << yamlQuote(c.name) << "\n"

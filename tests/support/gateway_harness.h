@@ -42,6 +42,7 @@ struct GatewayOptions {
   unsigned workers = 2;
   std::filesystem::path recording_dir;  // empty: <data>/recordings
   bool recording_fsync = false;
+  std::string recording_segment_size;  // empty: the default
   std::string extra_yaml;  // appended verbatim to the top level
   std::chrono::milliseconds start_timeout{30000};
 };

@@ -12,7 +12,7 @@ listeners:
   postgres: { address: 127.0.0.1, port: 15432 }
   http: { port: 0 }
 workers: 2
-recording: { fsync: true }
+recording: { fsync: true, segment_size: 8MiB }
 connections:
   - name: pg-prod
     type: postgres
@@ -38,6 +38,7 @@ TEST(Config, ParsesAValidFile) {
   EXPECT_EQ(cfg->store_path, "/etc/gatehouse/data/gatehouse.db");
   EXPECT_EQ(cfg->recording_dir, "/etc/gatehouse/data/recordings");
   EXPECT_TRUE(cfg->recording_fsync);
+  EXPECT_EQ(cfg->recording_segment_bytes, uint64_t{8} << 20);
   EXPECT_EQ(cfg->postgres_listener.port, 15432);
   EXPECT_EQ(cfg->http_listener.port, 0);
   EXPECT_EQ(cfg->http_listener.address, "127.0.0.1");
@@ -98,7 +99,23 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"connections:\n  - {name: a, type: postgres, host: h, database: d, user: u, allow_groups: [x]}\n"
                 "  - {name: a, type: postgres, host: h, database: d, user: u, allow_groups: [x]}", "defined twice"},
         BadCase{"vault: {master_key: abcdef}", "not the key itself"},
+        BadCase{"recording: {segment_size: 1KiB}", "recording.segment_size: 1KiB is out of range"},
+        BadCase{"recording: {segment_size: 2GiB}", "out of range"},
+        BadCase{"recording: {segment_size: 32MB}", "unknown unit 'MB'"},
+        BadCase{"recording: {segment_size: lots}", "not a size"},
         BadCase{"listeners: [1, 2", "YAML error"}));
+
+TEST(Config, SizesTakeBinaryUnitsOrBytes) {
+  for (const auto& [text, bytes] : std::vector<std::pair<std::string, uint64_t>>{
+           {"65536", 65536}, {"64KiB", 65536}, {"32MiB", uint64_t{32} << 20}, {"1GiB", uint64_t{1} << 30}}) {
+    auto cfg = parseConfig("recording: {segment_size: " + text + "}", "/x");
+    ASSERT_TRUE(cfg) << text << ": " << cfg.error().message;
+    EXPECT_EQ(cfg->recording_segment_bytes, bytes) << text;
+  }
+  auto defaults = parseConfig("workers: 1", "/x");
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->recording_segment_bytes, uint64_t{32} << 20);
+}
 
 TEST(Config, MissingFileIsAnError) {
   auto cfg = loadConfig("/nonexistent/gatehouse.yaml");
