@@ -303,6 +303,7 @@ net::awaitable<bool> PgSession::startup() {
   cancel_target_ = CancelTarget{profile.connection->host, profile.connection->port, up.backend_pid, up.backend_key};
   client_key_ = ctx_.cancels->add(cancel_target_);
 
+  events_ = recording::StatementEventWriter(session_id_, user_, connection_, client_addr_);
   // The session exists only once it is recorded: a gateway that cannot record refuses (fail closed).
   recording::appendEvent(recording::SessionOpened{.session_id = session_id_, .user = user_,
                                                   .connection = connection_, .client_addr = client_addr_,
@@ -330,21 +331,14 @@ net::awaitable<bool> PgSession::startup() {
 std::string PgSession::appendRecords(TrackerOutput& out) {
   if (out.starts.empty() && out.ends.empty()) return {};
   batch_.clear();
-  for (auto& s : out.starts)
-    recording::appendEvent(recording::StatementStarted{.session_id = session_id_, .seq = static_cast<uint64_t>(s.seq),
-                                                       .user = user_, .connection = connection_,
-                                                       .client_addr = client_addr_, .protocol = s.protocol,
-                                                       .sql = std::move(s.sql), .started_at_us = s.started_at_us},
-                           batch_);
-  for (auto& e : out.ends) {
+  for (const auto& s : out.starts)
+    events_.started(static_cast<uint64_t>(s.seq), s.protocol, s.sql, s.started_at_us, batch_);
+  for (const auto& e : out.ends) {
     ctx_.metrics->statements_total.Increment();
     if (!e.sqlstate.empty()) ctx_.metrics->statement_errors_total.Increment();
     ctx_.metrics->statement_duration_seconds.Observe(static_cast<double>(e.duration_us) / 1e6);
-    recording::appendEvent(recording::StatementFinished{.session_id = session_id_, .seq = static_cast<uint64_t>(e.seq),
-                                                        .duration_us = e.duration_us, .tag = std::move(e.tag),
-                                                        .sqlstate = std::move(e.sqlstate),
-                                                        .error_message = std::move(e.error_message), .rows = e.rows},
-                           batch_);
+    events_.finished(static_cast<uint64_t>(e.seq), e.duration_us, e.tag, e.sqlstate, e.error_message, e.rows,
+                     batch_);
   }
   out.clear();
   auto error = recorder_.append(batch_);

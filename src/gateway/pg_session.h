@@ -13,6 +13,7 @@
 #include "gateway/recorder.h"
 #include "gateway/statement_tracker.h"
 #include "net/transport.h"
+#include "recording/events.h"
 
 namespace gatehouse::gateway {
 
@@ -66,6 +67,7 @@ class PgSession : public std::enable_shared_from_this<PgSession> {
   bool closing_ = false;
   uint64_t bytes_from_client_ = 0;
   uint64_t bytes_from_server_ = 0;
+  recording::StatementEventWriter events_;  // set once the session's identity is known
   std::string batch_;
 };
 

@@ -119,6 +119,7 @@ Result<void> EventLog::openSegment(uint64_t min_bytes) {
     size_ = size;
     used_ = 0;
     synced_ = 0;
+    ready_ = 0;
     path_ = file;
     return {};
   }
@@ -140,7 +141,7 @@ void EventLog::finishSegment() {
   ::close(fd_);  // releases the lock: the segment is finished
   fd_ = -1;
   map_ = nullptr;
-  size_ = used_ = synced_ = 0;
+  size_ = used_ = synced_ = ready_ = 0;
   path_.clear();
 }
 
@@ -153,10 +154,23 @@ Result<void> EventLog::append(std::string_view lines) {
       return opened;
     }
   }
+  if (used_ + lines.size() > ready_) prefault(used_ + lines.size());
   std::memcpy(map_ + used_, lines.data(), lines.size());
   used_ += lines.size();
   healthy_.store(true, std::memory_order_relaxed);
   return {};
+}
+
+// The first write to each page of the mapping faults (the kernel allocates the page and the filesystem marks it
+// for writing), about 2 µs a page, which is a fault every few statements. Mapping the next pages writable in
+// one call, a window ahead, costs a fraction of that per page. Where the kernel cannot (before Linux 5.14), the
+// pages fault one by one as before.
+void EventLog::prefault(uint64_t until) {
+  constexpr uint64_t kWindow = uint64_t{64} << 10;
+  const uint64_t from = ready_;
+  const uint64_t to = std::min(size_, std::max(until, from + kWindow) / pageSize() * pageSize() + pageSize());
+  ready_ = std::min(size_, to);
+  if (populate_ && ::madvise(map_ + from, ready_ - from, MADV_POPULATE_WRITE) != 0) populate_ = false;
 }
 
 Result<void> EventLog::sync() {

@@ -64,6 +64,7 @@ class EventLog {
   EventLog(std::filesystem::path dir, std::string base, LogOptions options)
       : dir_(std::move(dir)), base_(std::move(base)), options_(options) {}
   Result<void> openSegment(uint64_t min_bytes);
+  void prefault(uint64_t until);
   void finishSegment();
 
   std::filesystem::path dir_;
@@ -75,6 +76,8 @@ class EventLog {
   uint64_t size_ = 0;    // the segment's allocated size
   uint64_t used_ = 0;    // bytes appended to it
   uint64_t synced_ = 0;  // bytes known durable (fsync)
+  uint64_t ready_ = 0;   // bytes whose pages are already mapped writable (prefaulted)
+  bool populate_ = true; // the kernel supports MADV_POPULATE_WRITE
   std::filesystem::path path_;
   std::atomic<bool> healthy_{true};
 };

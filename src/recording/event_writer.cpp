@@ -1,7 +1,9 @@
 // appendEvent: events serialized straight into the batch buffer. This runs twice per statement on the data path,
 // so it writes the JSON itself instead of building a Boost.JSON DOM first (that cost ~3 µs per statement in
 // allocations and hashing); what it writes is plain RFC 8259 JSON that any parser, Boost.JSON included, reads.
+#include <array>
 #include <charconv>
+#include <cstring>
 #include <concepts>
 #include <string>
 #include <string_view>
@@ -43,6 +45,13 @@ void escapedByte(unsigned char c, std::string& out) {
   out.append(u, sizeof u);
 }
 
+// Bytes that go into a JSON string as they are: printable ASCII but '"' and '\\'.
+constexpr auto kPlain = [] {
+  std::array<bool, 256> plain{};
+  for (int c = 0x20; c < 0x80; ++c) plain[static_cast<std::size_t>(c)] = c != '"' && c != '\\';
+  return plain;
+}();
+
 // A JSON string. SQL text may hold any bytes (a SQL_ASCII database accepts them): bytes that are not valid UTF-8
 // are written as the code points U+0080..U+00FF, so that the line stays valid JSON and nothing is dropped.
 void string(std::string_view s, std::string& out) {
@@ -50,7 +59,7 @@ void string(std::string_view s, std::string& out) {
   std::size_t run = 0;  // start of the current run of bytes copied as they are
   for (std::size_t i = 0; i < s.size();) {
     const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+    if (kPlain[c]) {
       ++i;
       continue;
     }
@@ -149,15 +158,77 @@ void body(const SessionClosed& e, std::string& out) {
 
 }  // namespace
 
+namespace {
+
+// Ends the line that starts at batch[start]: its checksum goes inside the object, `,"crc":"xxxxxxxx"}`.
+void closeLine(std::size_t start, std::string& batch) {
+  const auto crc = lineCrc32(std::string_view(batch).substr(start));
+  char suffix[kCrcSuffixSize + 1];
+  std::memcpy(suffix, kCrcKey.data(), kCrcKey.size());
+  for (std::size_t i = 0; i < 8; ++i) suffix[kCrcKey.size() + i] = kHex[(crc >> (28 - 4 * i)) & 0xF];
+  std::memcpy(suffix + kCrcKey.size() + 8, "\"}\n", 3);
+  batch.append(suffix, sizeof suffix);
+}
+
+}  // namespace
+
 void appendEvent(const Event& e, std::string& batch) {
   const std::size_t start = batch.size();
   batch += '{';
   std::visit([&](const auto& ev) { body(ev, batch); }, e);
-  // The checksum covers the line up to here and goes inside the object: `,"crc":"xxxxxxxx"}`.
-  const auto crc = lineCrc32(std::string_view(batch).substr(start));
-  batch += kCrcKey;
-  for (int i = 0; i < 8; ++i) batch += kHex[(crc >> (28 - 4 * i)) & 0xF];
-  batch += "\"}\n";
+  closeLine(start, batch);
+}
+
+StatementEventWriter::StatementEventWriter(std::string_view session_id, std::string_view user,
+                                           std::string_view connection, std::string_view client_addr) {
+  // The same fields, in the same order, as body(StatementStarted) and body(StatementFinished).
+  started_head_ = "{";
+  field("type", std::string_view("statement_started"), started_head_);
+  field("session_id", session_id, started_head_);
+  key("seq", started_head_);
+  started_mid_ = "0";  // stands for the seq before it, so that key() writes the separating comma; dropped below
+  field("user", user, started_mid_);
+  field("connection", connection, started_mid_);
+  field("client_addr", client_addr, started_mid_);
+  key("protocol", started_mid_);
+  started_mid_.erase(0, 1);
+  finished_head_ = "{";
+  field("type", std::string_view("statement_finished"), finished_head_);
+  field("session_id", session_id, finished_head_);
+  key("seq", finished_head_);
+}
+
+void StatementEventWriter::started(uint64_t seq, std::string_view protocol, std::string_view sql,
+                                   int64_t started_at_us, std::string& batch) const {
+  const std::size_t start = batch.size();
+  batch += started_head_;
+  number(seq, batch);
+  batch += started_mid_;
+  string(protocol, batch);
+  batch += ",\"sql\":";
+  string(sql, batch);
+  batch += ",\"started_at_us\":";
+  number(started_at_us, batch);
+  closeLine(start, batch);
+}
+
+void StatementEventWriter::finished(uint64_t seq, int64_t duration_us, std::string_view tag,
+                                    std::string_view sqlstate, std::string_view error_message, int64_t rows,
+                                    std::string& batch) const {
+  const std::size_t start = batch.size();
+  batch += finished_head_;
+  number(seq, batch);
+  batch += ",\"duration_us\":";
+  number(duration_us, batch);
+  batch += ",\"tag\":";
+  string(tag, batch);
+  batch += ",\"sqlstate\":";
+  string(sqlstate, batch);
+  batch += ",\"error_message\":";
+  string(error_message, batch);
+  batch += ",\"rows\":";
+  number(rows, batch);
+  closeLine(start, batch);
 }
 
 }  // namespace gatehouse::recording

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include <zlib.h>
+#include <libdeflate.h>
 
 #include "core/result.h"
 
@@ -16,12 +16,10 @@ namespace gatehouse::recording {
 inline constexpr std::string_view kCrcKey = ",\"crc\":\"";
 inline constexpr std::size_t kCrcSuffixSize = kCrcKey.size() + 8 + 2;
 
-// zlib's CRC-32 (the polynomial of Boost.CRC's crc_32_type) processes several bytes per step: it runs on the
-// per-statement path, twice (writer and indexer).
-inline uint32_t lineCrc32(std::string_view bytes) {
-  return static_cast<uint32_t>(
-      ::crc32_z(::crc32_z(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data()), bytes.size()));
-}
+// CRC-32 (the polynomial of zlib's and Boost.CRC's crc_32_type). It runs on the per-statement path, twice
+// (writer and indexer): libdeflate's uses the CPU's carry-less multiply where there is one, about 8x faster than
+// zlib's on a 300-byte line (bench/recording_benchmark).
+inline uint32_t lineCrc32(std::string_view bytes) { return ::libdeflate_crc32(0, bytes.data(), bytes.size()); }
 
 // Checks a line's checksum; on success, the part it covers (the line without its `,"crc":"…"}` suffix).
 inline Result<std::string_view> checkedLineBody(std::string_view line) {

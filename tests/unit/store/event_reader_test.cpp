@@ -3,7 +3,8 @@
 #include "recording/event_reader.h"
 
 #include <gtest/gtest.h>
-#include <zlib.h>
+
+#include <boost/crc.hpp>
 
 #include <cstdio>
 #include <limits>
@@ -15,10 +16,12 @@
 namespace gatehouse::recording {
 namespace {
 
-// Closes `body` (an object missing its closing brace) with a valid checksum, as appendEvent does.
+// Closes `body` (an object missing its closing brace) with a valid checksum, as appendEvent does. The checksum is
+// computed here with Boost.CRC, independently of the code under test: the lines carry the standard CRC-32.
 std::string withCrc(std::string_view body) {
-  const auto crc = static_cast<uint32_t>(
-      ::crc32_z(::crc32_z(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(body.data()), body.size()));
+  boost::crc_32_type crc32;
+  crc32.process_bytes(body.data(), body.size());
+  const auto crc = static_cast<uint32_t>(crc32.checksum());
   char hex[9];
   std::snprintf(hex, sizeof hex, "%08x", crc);
   return std::string(body) + ",\"crc\":\"" + hex + "\"}";

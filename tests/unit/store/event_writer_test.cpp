@@ -3,6 +3,8 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "recording/events.h"
 
 namespace gatehouse::recording {
@@ -72,6 +74,60 @@ TEST(EventWriter, ChecksumCatchesAnyChange) {
   ASSERT_TRUE(parseEvent(text));
   text[text.find("SELECT 1") + 7] = '2';
   EXPECT_FALSE(parseEvent(text));
+}
+
+// Text of every kind a session or a statement may carry: quotes, backslashes, control bytes, valid UTF-8 of every
+// length, and bytes that are not UTF-8.
+std::string randomText(std::mt19937& rng) {
+  static const std::vector<std::string> pieces = {
+      "SELECT 1", "\"", "\\", "\n", "\r", "\t", std::string(1, '\0'), "\x01", "\x1f", " ", "~", "\x7f", "é",
+      "€", "😀", "\xc3", "\xe2\x82", "\xff", "\xed\xa0\x80", "\xf4\x90\x80\x80", "'x'", "{}", ",\"crc\":\"",
+      "abcdefghijklmnopqrstuvwxyz0123456789"};
+  std::string out;
+  const auto n = std::uniform_int_distribution<int>(0, 12)(rng);
+  for (int i = 0; i < n; ++i) out += pieces[std::uniform_int_distribution<std::size_t>(0, pieces.size() - 1)(rng)];
+  return out;
+}
+
+TEST(StatementEventWriter, WritesExactlyWhatAppendEventWrites) {
+  std::mt19937 rng(20261123);
+  for (int round = 0; round < 2000; ++round) {
+    const std::string session = randomText(rng), user = randomText(rng), connection = randomText(rng),
+                      addr = randomText(rng);
+    const StatementEventWriter writer(session, user, connection, addr);
+    const auto seq = std::uniform_int_distribution<uint64_t>()(rng);
+    const auto when = std::uniform_int_distribution<int64_t>()(rng);
+    const StatementStarted s{.session_id = session, .seq = seq, .user = user, .connection = connection,
+                             .client_addr = addr, .protocol = randomText(rng), .sql = randomText(rng),
+                             .started_at_us = when};
+    const StatementFinished f{.session_id = session, .seq = seq, .duration_us = -when, .tag = randomText(rng),
+                              .sqlstate = randomText(rng), .error_message = randomText(rng), .rows = when / 3};
+    std::string expected = "prefix\n";
+    appendEvent(s, expected);
+    appendEvent(f, expected);
+    std::string written = "prefix\n";
+    writer.started(s.seq, s.protocol, s.sql, s.started_at_us, written);
+    writer.finished(f.seq, f.duration_us, f.tag, f.sqlstate, f.error_message, f.rows, written);
+    ASSERT_EQ(written, expected) << "round " << round;
+  }
+}
+
+TEST(StatementEventWriter, LinesParseBackToTheEvents) {
+  const StatementEventWriter writer("ses_1", "alice@example.com", "pg", "127.0.0.1:5000");
+  std::string batch;
+  writer.started(3, "extended", "SELECT $1", 42, batch);
+  writer.finished(3, 17, "SELECT 1", "", "", 1, batch);
+  const auto nl = batch.find('\n');
+  ASSERT_EQ(batch.back(), '\n');
+  auto started = parseEvent(std::string_view(batch).substr(0, nl));
+  auto finished = parseEvent(std::string_view(batch).substr(nl + 1, batch.size() - nl - 2));
+  ASSERT_TRUE(started) << started.error().message;
+  ASSERT_TRUE(finished) << finished.error().message;
+  EXPECT_EQ(*started, Event(StatementStarted{.session_id = "ses_1", .seq = 3, .user = "alice@example.com",
+                                             .connection = "pg", .client_addr = "127.0.0.1:5000",
+                                             .protocol = "extended", .sql = "SELECT $1", .started_at_us = 42}));
+  EXPECT_EQ(*finished, Event(StatementFinished{.session_id = "ses_1", .seq = 3, .duration_us = 17, .tag = "SELECT 1",
+                                               .sqlstate = "", .error_message = "", .rows = 1}));
 }
 
 }  // namespace
