@@ -127,6 +127,11 @@ Result<std::unique_ptr<Database>> Database::open(const std::filesystem::path& pa
   return std::unique_ptr<Database>(new Database(db));
 }
 
+bool Database::lastErrorWasBusy() const {
+  const int code = sqlite3_errcode(db_);
+  return code == SQLITE_BUSY || code == SQLITE_LOCKED;
+}
+
 Database::~Database() {
   for (auto& [sql, stmt] : statements_) {
     sqlite3_finalize(stmt);

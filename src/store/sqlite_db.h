@@ -83,6 +83,8 @@ class Database {
   // Rows changed by the last INSERT/UPDATE/DELETE.
   int64_t changes() const;
   std::string errorMessage() const;
+  // Whether the last call failed because another connection held a lock the busy handler could not wait out.
+  bool lastErrorWasBusy() const;
 
  private:
   explicit Database(sqlite3* db) : db_(db) {}

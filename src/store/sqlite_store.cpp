@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <mutex>
+#include <thread>
 
 #include "store/sqlite_batch.h"
 #include "store/sqlite_db.h"
@@ -480,8 +481,16 @@ Result<std::unique_ptr<Store>> openSqliteStore(const std::filesystem::path& path
   if (!db) {
     return db.error();
   }
-  if (auto r = migrate(**db); !r) {
-    return makeError("store " + path.string() + ": " + r.error().message);
+  // Connections opening a fresh file at the same moment race to set it up (page size, WAL, schema), and SQLite
+  // answers some of those races with SQLITE_BUSY at once instead of calling the busy handler (switching to WAL
+  // takes a lock that waiting could deadlock on). The setup is idempotent: try again for a while.
+  for (int attempt = 0;; ++attempt) {
+    auto r = migrate(**db);
+    if (r) break;
+    if (!(*db)->lastErrorWasBusy() || attempt >= 200) {
+      return makeError("store " + path.string() + ": " + r.error().message);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5 + attempt % 20));
   }
   auto store = SqliteStore::create(std::move(*db));
   if (!store) {

@@ -135,9 +135,10 @@ TEST(SqliteStore, ManyConnectionsCanOpenAFreshFileAtOnce) {
   for (int i = 0; i < 6; ++i) {
     threads.emplace_back([&, i] {
       auto s = openSqliteStore(path);
-      if (s.ok() && (*s)->createToken("u" + std::to_string(i), {}, "h" + std::to_string(i)).ok()) {
-        ++opened;
-      }
+      ASSERT_TRUE(s.ok()) << s.error().message;
+      auto token = (*s)->createToken("u" + std::to_string(i), {}, "h" + std::to_string(i));
+      ASSERT_TRUE(token.ok()) << token.error().message;
+      ++opened;
     });
   }
   for (auto& t : threads) {
