@@ -25,7 +25,6 @@ net::awaitable<std::string> Recorder::sync() {
 void Recorder::syncGroup() {
   scheduled_ = false;
   auto synced = log_.sync();
-  ++groups_;
   std::string error = synced ? std::string() : synced.error().message;
   syncing_.swap(waiters_);
   // Each waiter resumes here until its next wait (typically the socket write it was holding back).

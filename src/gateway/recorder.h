@@ -28,7 +28,6 @@ class Recorder {
   // Completes once everything appended so far is durable. Returns the error message, empty on success.
   net::awaitable<std::string> sync();
 
-  uint64_t groupsSynced() const { return groups_; }
 
  private:
   using Waiter = net::asio::any_completion_handler<void(std::string)>;
@@ -39,7 +38,6 @@ class Recorder {
   std::vector<Waiter> waiters_;
   std::vector<Waiter> syncing_;
   bool scheduled_ = false;
-  uint64_t groups_ = 0;
 };
 
 }  // namespace gatehouse::gateway
