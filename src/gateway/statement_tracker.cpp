@@ -46,9 +46,9 @@ bool StatementTracker::onFrontend(char type, std::string_view body, int64_t now_
   switch (type) {
     case 'Q': {
       if (!readCString(body, pos, a)) return false;
-      Pending p{.kind = Kind::kQuery, .seq = ++seq_, .sql = std::string(a), .started_at_us = now_us};
-      out.starts.push_back({p.seq, "simple", p.sql, now_us});
-      pending_.push_back(std::move(p));
+      // The text goes to the start record only: nothing later needs it (one copy per query, not two).
+      pending_.push_back(Pending{.kind = Kind::kQuery, .seq = ++seq_, .started_at_us = now_us});
+      out.starts.push_back({seq_, "simple", std::string(a), now_us});
       return true;
     }
     case 'P': {

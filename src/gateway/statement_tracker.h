@@ -18,7 +18,7 @@ namespace gatehouse::gateway {
 
 struct StatementStart {
   int64_t seq = 0;
-  std::string protocol;  // "simple" or "extended"
+  std::string_view protocol;  // "simple" or "extended" (static text)
   std::string sql;
   int64_t started_at_us = 0;
 };

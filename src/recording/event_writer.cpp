@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstring>
 #include <concepts>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -40,11 +41,6 @@ std::size_t utf8Sequence(std::string_view s, std::size_t i) {
   return 0;
 }
 
-void escapedByte(unsigned char c, std::string& out) {
-  const char u[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
-  out.append(u, sizeof u);
-}
-
 // Bytes that go into a JSON string as they are: printable ASCII but '"' and '\\'.
 constexpr auto kPlain = [] {
   std::array<bool, 256> plain{};
@@ -52,12 +48,39 @@ constexpr auto kPlain = [] {
   return plain;
 }();
 
-// A JSON string. SQL text may hold any bytes (a SQL_ASCII database accepts them): bytes that are not valid UTF-8
-// are written as the code points U+0080..U+00FF, so that the line stays valid JSON and nothing is dropped.
-void string(std::string_view s, std::string& out) {
-  out += '"';
+// Whether any of the 8 bytes in `w` is not plain: a control byte (< 0x20), '"', '\\', or a byte >= 0x80.
+// The classic "has a zero byte" / "has a byte less than n" tests, word at a time: SQL text is almost all plain
+// ASCII, and this looks at it 8 bytes per step instead of one (about 4x fewer instructions per statement).
+constexpr bool anyNotPlain(uint64_t w) {
+  constexpr uint64_t kOnes = 0x0101010101010101;
+  constexpr uint64_t kHigh = 0x8080808080808080;
+  const auto hasZero = [](uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+  const uint64_t below_space = (w - kOnes * 0x20) & ~w & kHigh;
+  return ((w & kHigh) | below_space | hasZero(w ^ (kOnes * '"')) | hasZero(w ^ (kOnes * '\\'))) != 0;
+}
+
+// The most bytes string() writes for `n` bytes of input: quotes, and each byte as a 6-byte \u00XX at worst.
+constexpr std::size_t stringBound(std::size_t n) { return 2 + 6 * n; }
+
+// A JSON string, written at `p` (room for stringBound(s.size()) bytes); returns the end. SQL text may hold any
+// bytes (a SQL_ASCII database accepts them): bytes that are not valid UTF-8 are written as the code points
+// U+0080..U+00FF, so that the line stays valid JSON and nothing is dropped.
+char* putString(char* p, std::string_view s) {
+  *p++ = '"';
   std::size_t run = 0;  // start of the current run of bytes copied as they are
+  const auto flush = [&](std::size_t to) {
+    std::memcpy(p, s.data() + run, to - run);
+    p += to - run;
+  };
   for (std::size_t i = 0; i < s.size();) {
+    if (s.size() - i >= 8) {
+      uint64_t w;
+      std::memcpy(&w, s.data() + i, 8);
+      if (!anyNotPlain(w)) {
+        i += 8;
+        continue;
+      }
+    }
     const auto c = static_cast<unsigned char>(s[i]);
     if (kPlain[c]) {
       ++i;
@@ -69,26 +92,57 @@ void string(std::string_view s, std::string& out) {
         continue;
       }
     }
-    out.append(s.data() + run, i - run);
+    flush(i);
+    *p++ = '\\';
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default: escapedByte(c, out); break;
+      case '"': *p++ = '"'; break;
+      case '\\': *p++ = '\\'; break;
+      case '\n': *p++ = 'n'; break;
+      case '\r': *p++ = 'r'; break;
+      case '\t': *p++ = 't'; break;
+      default:
+        *p++ = 'u';
+        *p++ = '0';
+        *p++ = '0';
+        *p++ = kHex[c >> 4];
+        *p++ = kHex[c & 0xF];
+        break;
     }
     run = ++i;
   }
-  out.append(s.data() + run, s.size() - run);
-  out += '"';
+  flush(s.size());
+  *p++ = '"';
+  return p;
 }
+
+// Writers that go through `char*` rather than std::string::append: one size check per line instead of one per
+// piece (the per-call cost of append was most of a statement's formatting).
+char* put(char* p, std::string_view s) {
+  std::memcpy(p, s.data(), s.size());
+  return p + s.size();
+}
+
+constexpr std::size_t kNumberBound = 20;  // digits of the largest uint64_t, or a '-' and those of an int64_t
+
+template <std::integral Int>
+char* putNumber(char* p, Int v) {
+  return std::to_chars(p, p + kNumberBound, v).ptr;
+}
+
+// Makes room for `bound` more bytes at the end of `out`; returns where they start. finish() trims to what was
+// written.
+char* grow(std::string& out, std::size_t bound) {
+  const std::size_t old = out.size();
+  out.resize(old + bound);
+  return out.data() + old;
+}
+void finish(std::string& out, const char* end) { out.resize(static_cast<std::size_t>(end - out.data())); }
+
+void string(std::string_view s, std::string& out) { finish(out, putString(grow(out, stringBound(s.size())), s)); }
 
 template <std::integral Int>
 void number(Int v, std::string& out) {
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, static_cast<std::size_t>(end - buf));
+  finish(out, putNumber(grow(out, kNumberBound), v));
 }
 
 // Writes `,"key":` (or `"key":` for the first field).
@@ -160,14 +214,18 @@ void body(const SessionClosed& e, std::string& out) {
 
 namespace {
 
-// Ends the line that starts at batch[start]: its checksum goes inside the object, `,"crc":"xxxxxxxx"}`.
+// Ends the line that starts at `line` and has been written up to `p`: its checksum goes inside the object,
+// `,"crc":"xxxxxxxx"}` and the newline (kCrcSuffixSize + 1 bytes). Returns the end.
+char* putLineEnd(const char* line, char* p) {
+  const auto crc = lineCrc32(std::string_view(line, static_cast<std::size_t>(p - line)));
+  p = put(p, kCrcKey);
+  for (std::size_t i = 0; i < 8; ++i) *p++ = kHex[(crc >> (28 - 4 * i)) & 0xF];
+  return put(p, "\"}\n");
+}
+
 void closeLine(std::size_t start, std::string& batch) {
-  const auto crc = lineCrc32(std::string_view(batch).substr(start));
-  char suffix[kCrcSuffixSize + 1];
-  std::memcpy(suffix, kCrcKey.data(), kCrcKey.size());
-  for (std::size_t i = 0; i < 8; ++i) suffix[kCrcKey.size() + i] = kHex[(crc >> (28 - 4 * i)) & 0xF];
-  std::memcpy(suffix + kCrcKey.size() + 8, "\"}\n", 3);
-  batch.append(suffix, sizeof suffix);
+  char* end = grow(batch, kCrcSuffixSize + 1);
+  finish(batch, putLineEnd(batch.data() + start, end));
 }
 
 }  // namespace
@@ -200,35 +258,51 @@ StatementEventWriter::StatementEventWriter(std::string_view session_id, std::str
 
 void StatementEventWriter::started(uint64_t seq, std::string_view protocol, std::string_view sql,
                                    int64_t started_at_us, std::string& batch) const {
+  static constexpr std::string_view kSql = ",\"sql\":";
+  static constexpr std::string_view kStartedAt = ",\"started_at_us\":";
+  const std::size_t bound = started_head_.size() + kNumberBound + started_mid_.size() +
+                            stringBound(protocol.size()) + kSql.size() + stringBound(sql.size()) +
+                            kStartedAt.size() + kNumberBound + kCrcSuffixSize + 1;
   const std::size_t start = batch.size();
-  batch += started_head_;
-  number(seq, batch);
-  batch += started_mid_;
-  string(protocol, batch);
-  batch += ",\"sql\":";
-  string(sql, batch);
-  batch += ",\"started_at_us\":";
-  number(started_at_us, batch);
-  closeLine(start, batch);
+  char* p = grow(batch, bound);
+  p = put(p, started_head_);
+  p = putNumber(p, seq);
+  p = put(p, started_mid_);
+  p = putString(p, protocol);
+  p = put(p, kSql);
+  p = putString(p, sql);
+  p = put(p, kStartedAt);
+  p = putNumber(p, started_at_us);
+  finish(batch, putLineEnd(batch.data() + start, p));
 }
 
 void StatementEventWriter::finished(uint64_t seq, int64_t duration_us, std::string_view tag,
                                     std::string_view sqlstate, std::string_view error_message, int64_t rows,
                                     std::string& batch) const {
+  static constexpr std::string_view kDuration = ",\"duration_us\":";
+  static constexpr std::string_view kTag = ",\"tag\":";
+  static constexpr std::string_view kSqlstate = ",\"sqlstate\":";
+  static constexpr std::string_view kErrorMessage = ",\"error_message\":";
+  static constexpr std::string_view kRows = ",\"rows\":";
+  const std::size_t bound = finished_head_.size() + kNumberBound + kDuration.size() + kNumberBound + kTag.size() +
+                            stringBound(tag.size()) + kSqlstate.size() + stringBound(sqlstate.size()) +
+                            kErrorMessage.size() + stringBound(error_message.size()) + kRows.size() +
+                            kNumberBound + kCrcSuffixSize + 1;
   const std::size_t start = batch.size();
-  batch += finished_head_;
-  number(seq, batch);
-  batch += ",\"duration_us\":";
-  number(duration_us, batch);
-  batch += ",\"tag\":";
-  string(tag, batch);
-  batch += ",\"sqlstate\":";
-  string(sqlstate, batch);
-  batch += ",\"error_message\":";
-  string(error_message, batch);
-  batch += ",\"rows\":";
-  number(rows, batch);
-  closeLine(start, batch);
+  char* p = grow(batch, bound);
+  p = put(p, finished_head_);
+  p = putNumber(p, seq);
+  p = put(p, kDuration);
+  p = putNumber(p, duration_us);
+  p = put(p, kTag);
+  p = putString(p, tag);
+  p = put(p, kSqlstate);
+  p = putString(p, sqlstate);
+  p = put(p, kErrorMessage);
+  p = putString(p, error_message);
+  p = put(p, kRows);
+  p = putNumber(p, rows);
+  finish(batch, putLineEnd(batch.data() + start, p));
 }
 
 }  // namespace gatehouse::recording

@@ -52,6 +52,30 @@ TEST(EventWriter, BytesThatAreNotUtf8BecomeLatin1CodePoints) {
   EXPECT_TRUE(parseEvent(text)) << "and the indexer still accepts it";
 }
 
+// The writer looks at plain text 8 bytes at a time: every byte value, at every position of a word and across
+// word boundaries, must still be noticed and escaped (checked against Boost.JSON's reading of the line).
+TEST(EventWriter, EveryByteAtEveryPositionIsEscapedOrKept) {
+  const std::string plain = "SELECT abalance FROM t WHERE aid = 1234567";  // 42 bytes: five words and a tail
+  for (int c = 0; c < 256; ++c) {
+    // What the value must read back as: ASCII as it is, a lone byte >= 0x80 as the code point U+0080..U+00FF.
+    const std::string expected_byte = c < 0x80 ? std::string(1, static_cast<char>(c))
+                                               : std::string{static_cast<char>(0xC0 | (c >> 6)),
+                                                             static_cast<char>(0x80 | (c & 0x3F))};
+    for (std::size_t pos = 0; pos <= plain.size(); ++pos) {
+      std::string sql = plain;
+      sql.insert(pos, 1, static_cast<char>(c));
+      const auto text = line(withSql(sql));
+      boost::system::error_code ec;
+      const auto v = boost::json::parse(text, ec);
+      ASSERT_FALSE(ec) << "byte " << c << " at " << pos << ": " << text;
+      const auto got = v.at("sql").as_string();
+      std::string expected = plain;
+      expected.insert(pos, expected_byte);
+      ASSERT_EQ(std::string(got.data(), got.size()), expected) << "byte " << c << " at " << pos;
+    }
+  }
+}
+
 TEST(EventWriter, EveryEventTypeRoundTrips) {
   const Event events[] = {
       SessionOpened{.session_id = "s", .user = "u", .connection = "c", .client_addr = "::1", .started_at_us = 1,
