@@ -1,0 +1,91 @@
+// What a SQL statement really does, as the guardrails see it: the operations it performs (with their target
+// relations), the functions it calls, and the conditions a policy cares about (a DELETE without WHERE, COPY TO
+// PROGRAM...). Built from PostgreSQL's own parser (libpg_query), never from patterns over the text.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gatehouse::inspect::sql {
+
+// The kinds of operation a statement performs. A statement may perform several: `WITH d AS (DELETE ...) SELECT`
+// is a delete and a select; `SELECT ... INTO t` a select and a create; `EXPLAIN ANALYZE UPDATE` an explain and an
+// update (ANALYZE runs it).
+enum class Kind : uint8_t {
+  kSelect,       // reads (SELECT, and the reads of any other statement: FROM/USING lists, subqueries)
+  kInsert,
+  kUpdate,
+  kDelete,
+  kMerge,
+  kTruncate,
+  kCreate,       // object: table, view, index, function, procedure, schema, database, role, extension, ...
+  kAlter,        // object as for create; ALTER SYSTEM is object "system"
+  kDrop,         // object as for create
+  kGrant,        // object: table, schema, function, ..., or "role" for GRANT role TO role
+  kRevoke,
+  kCopy,         // COPY in either direction (the conditions say which, and whether to a program or file)
+  kSet,          // SET / SET LOCAL of a setting (not role or session authorization)
+  kReset,        // RESET
+  kShow,
+  kSetRole,      // SET [LOCAL] ROLE, SET SESSION AUTHORIZATION (RESET ROLE is a reset: back to the login role)
+  kProcedural,   // DO blocks; CREATE FUNCTION/PROCEDURE bodies (also a create)
+  kTransaction,  // BEGIN, COMMIT, ROLLBACK, SAVEPOINT, PREPARE TRANSACTION, ...
+  kCall,
+  kExplain,
+  kPrepare,
+  kExecute,
+  kDeallocate,
+  kMaintenance,  // VACUUM, ANALYZE, REINDEX, CLUSTER, CHECKPOINT, REFRESH MATERIALIZED VIEW
+  kLock,
+  kListen,       // LISTEN, UNLISTEN
+  kNotify,
+  kDiscard,
+  kComment,      // COMMENT ON, SECURITY LABEL
+  kCursor,       // DECLARE (its query is judged too), FETCH, MOVE, CLOSE
+  kLoad,         // LOAD 'library'
+  kOther,        // any other utility statement
+};
+
+std::string_view kindName(Kind k);
+// "select", "drop", "set_role"... as in kindName; nullopt for an unknown name.
+std::optional<Kind> kindFromName(std::string_view name);
+
+// Conditions a policy may name.
+enum class Condition : uint8_t {
+  kUpdateWithoutWhere,  // no WHERE, or one that names no column (WHERE true, WHERE 1 = 1)
+  kDeleteWithoutWhere,
+  kDropDatabase,
+  kAlterSystem,
+  kCopyToProgram,
+  kCopyFromProgram,
+  kCopyToFile,          // a server-side file
+  kCopyFromFile,
+  kDataModifyingCte,    // WITH ... AS (INSERT|UPDATE|DELETE|MERGE ...)
+  kSelectInto,
+  kExplainAnalyze,      // EXPLAIN ANALYZE: the statement runs
+};
+
+std::string_view conditionName(Condition c);
+std::optional<Condition> conditionFromName(std::string_view name);
+
+struct Operation {
+  Kind kind = Kind::kOther;
+  std::string object;                  // for create/alter/drop/grant/revoke/comment: "table", "database", ...
+  std::vector<std::string> relations;  // as written: "schema.name" or "name" (the parser's identifiers)
+  bool operator==(const Operation&) const = default;
+};
+
+struct StatementFacts {
+  std::string text;                     // this statement's own text, from a multi-statement string
+  std::vector<Operation> operations;    // at least one
+  std::vector<std::string> functions;   // called anywhere in it, as written: "name" or "schema.name"
+  std::vector<Condition> conditions;
+  std::string prepared_name;            // PREPARE name / EXECUTE name
+  bool has(Condition c) const;
+  bool performs(Kind k) const;
+};
+
+}  // namespace gatehouse::inspect::sql
