@@ -111,10 +111,104 @@ Listener listener(const YAML::Node& node, const std::string& where, Listener def
   return defaults;
 }
 
+std::vector<std::string> stringList(const YAML::Node& node, const std::string& where) {
+  std::vector<std::string> out;
+  if (node.IsScalar()) {  // a single item may be written without brackets
+    out.push_back(scalar(node, where));
+    return out;
+  }
+  if (!node.IsSequence()) fail(where, "expected a list");
+  for (std::size_t i = 0; i < node.size(); ++i) out.push_back(scalar(node[i], fmt::format("{}[{}]", where, i)));
+  return out;
+}
+
+// A duration: seconds, or a number with s, m, h or d (90s, 10m, 1h, 7d).
+uint32_t seconds(const YAML::Node& node, const std::string& where, uint32_t min, uint32_t max) {
+  if (!node.IsScalar()) fail(where, "expected a duration such as 10m");
+  const std::string text = node.Scalar();
+  uint64_t value = 0;
+  const char* end = text.data() + text.size();
+  auto [rest, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc() || rest == text.data()) fail(where, fmt::format("'{}' is not a duration such as 10m", text));
+  const std::string_view unit(rest, static_cast<std::size_t>(end - rest));
+  uint64_t scale = 1;
+  if (unit == "m") scale = 60;
+  else if (unit == "h") scale = 3600;
+  else if (unit == "d") scale = 86400;
+  else if (!unit.empty() && unit != "s") fail(where, fmt::format("unknown unit '{}' in '{}' (use s, m, h or d)", unit, text));
+  if (value > max / scale || value * scale < min)
+    fail(where, fmt::format("{} is out of range [{}s, {}s]", text, min, max));
+  return static_cast<uint32_t>(value * scale);
+}
+
+ReviewConfig reviewConfig(const YAML::Node& node, const std::string& where) {
+  onlyKeys(node, where, {"approvers", "approvals", "mode", "timeout", "window"});
+  ReviewConfig r;
+  if (!node["approvers"]) fail(where, "a review needs 'approvers' (the groups that may approve)");
+  r.approvers = stringList(node["approvers"], where + ".approvers");
+  if (r.approvers.empty()) fail(where + ".approvers", "name at least one group");
+  if (node["approvals"]) r.approvals = number<int>(node["approvals"], where + ".approvals", 1, 16);
+  if (node["mode"]) {
+    r.mode = scalar(node["mode"], where + ".mode");
+    if (r.mode != "wait" && r.mode != "async") fail(where + ".mode", fmt::format("'{}' is not wait or async", r.mode));
+  }
+  if (node["timeout"]) r.timeout_s = seconds(node["timeout"], where + ".timeout", 1, 7 * 86400);
+  if (node["window"]) r.window_s = seconds(node["window"], where + ".window", 1, 30 * 86400);
+  return r;
+}
+
+std::string actionValue(const YAML::Node& node, const std::string& where) {
+  const auto a = scalar(node, where);
+  if (a != "allow" && a != "deny" && a != "review") fail(where, fmt::format("'{}' is not allow, deny or review", a));
+  return a;
+}
+
+GuardrailsConfig guardrailsConfig(const YAML::Node& node, const std::string& where) {
+  onlyKeys(node, where, {"default", "review", "rules"});
+  GuardrailsConfig g;
+  g.where = where;
+  if (node["default"]) g.default_action = actionValue(node["default"], where + ".default");
+  if (node["review"]) g.default_review = reviewConfig(node["review"], where + ".review");
+  else if (g.default_action == "review") fail(where, "a default action of review needs 'review' settings");
+  const auto rules = node["rules"];
+  if (rules && !rules.IsSequence()) fail(where + ".rules", "expected a list");
+  std::set<std::string> names;
+  for (std::size_t i = 0; rules && i < rules.size(); ++i) {
+    const auto r = rules[i];
+    GuardrailRuleConfig rule;
+    rule.where = fmt::format("{}.rules[{}]", where, i);
+    onlyKeys(r, rule.where, {"name", "groups", "match", "action", "message", "review"});
+    if (!r["name"]) fail(rule.where, "a rule needs a 'name' (it is shown to clients and in the audit)");
+    rule.name = scalar(r["name"], rule.where + ".name");
+    if (rule.name.empty() || rule.name == "default") fail(rule.where + ".name", "give the rule a name other than 'default'");
+    if (!names.insert(rule.name).second) fail(rule.where + ".name", fmt::format("a second rule named '{}'", rule.name));
+    if (r["groups"]) rule.groups = stringList(r["groups"], rule.where + ".groups");
+    if (!r["action"]) fail(rule.where, "a rule needs an 'action' (allow, deny or review)");
+    rule.action = actionValue(r["action"], rule.where + ".action");
+    if (r["message"]) rule.message = scalar(r["message"], rule.where + ".message");
+    if (const auto m = r["match"]) {
+      const auto mw = rule.where + ".match";
+      onlyKeys(m, mw, {"kind", "relations", "functions", "conditions"});
+      if (m["kind"]) rule.kinds = stringList(m["kind"], mw + ".kind");
+      if (m["relations"]) rule.relations = stringList(m["relations"], mw + ".relations");
+      if (m["functions"]) rule.functions = stringList(m["functions"], mw + ".functions");
+      if (m["conditions"]) rule.conditions = stringList(m["conditions"], mw + ".conditions");
+    }
+    if (rule.action == "review") {
+      if (!r["review"]) fail(rule.where, "a review rule needs 'review' settings (approvers, mode...)");
+      rule.review = reviewConfig(r["review"], rule.where + ".review");
+    } else if (r["review"]) {
+      fail(rule.where + ".review", "only a rule whose action is review takes review settings");
+    }
+    g.rules.push_back(std::move(rule));
+  }
+  return g;
+}
+
 PostgresConnection postgresConnection(const YAML::Node& node, const std::string& where, const fs::path& base) {
   onlyKeys(node, where,
            {"name", "type", "host", "port", "database", "user", "password", "tls", "allow_groups",
-            "connect_timeout_ms"});
+            "connect_timeout_ms", "guardrails"});
   PostgresConnection c;
   c.name = scalar(node["name"], where + ".name");
   for (const auto required : {"host", "database", "user"})
@@ -142,6 +236,7 @@ PostgresConnection postgresConnection(const YAML::Node& node, const std::string&
     fail(where + ".allow_groups", fmt::format("connection '{}' must list the groups allowed to use it", c.name));
   for (std::size_t i = 0; i < groups.size(); ++i)
     c.allow_groups.push_back(scalar(groups[i], fmt::format("{}.allow_groups[{}]", where, i)));
+  if (node["guardrails"]) c.guardrails = guardrailsConfig(node["guardrails"], where + ".guardrails");
   return c;
 }
 

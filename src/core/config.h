@@ -20,6 +20,37 @@ struct SecretRef {
 
 enum class UpstreamTls { kDisable, kRequire, kVerifyFull };
 
+// A review's settings, as written (policy/ compiles and checks them).
+struct ReviewConfig {
+  std::vector<std::string> approvers;  // groups whose members may approve
+  int approvals = 1;
+  std::string mode = "wait";           // wait | async
+  uint32_t timeout_s = 300;
+  uint32_t window_s = 3600;
+};
+
+// One guardrail rule, as written. Names of kinds and conditions are checked when the policy is compiled
+// (policy/guardrails_config.h), which reports problems with `where`, the rule's YAML path.
+struct GuardrailRuleConfig {
+  std::string where;
+  std::string name;
+  std::vector<std::string> groups;
+  std::vector<std::string> kinds;       // "drop", "drop table", "select"...
+  std::vector<std::string> relations;   // "schema.table" globs
+  std::vector<std::string> functions;   // function name globs
+  std::vector<std::string> conditions;  // "delete_without_where"...
+  std::string action;                   // allow | deny | review
+  std::string message;
+  ReviewConfig review;
+};
+
+struct GuardrailsConfig {
+  std::string where;
+  std::string default_action = "allow";
+  ReviewConfig default_review;
+  std::vector<GuardrailRuleConfig> rules;
+};
+
 struct PostgresConnection {
   std::string name;  // what clients put in dbname
   std::string host;
@@ -32,6 +63,7 @@ struct PostgresConnection {
   std::string tls_server_name;        // verify-full: name to check; default host
   std::vector<std::string> allow_groups;
   uint32_t connect_timeout_ms = 10000;
+  std::optional<GuardrailsConfig> guardrails;  // absent: statements are recorded, not judged
 };
 
 struct Listener {
