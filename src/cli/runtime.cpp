@@ -18,6 +18,7 @@
 #include "api/http_server.h"
 #include "gateway/context.h"
 #include "gateway/server.h"
+#include "policy/guardrails_config.h"
 #include "net/tls_cert.h"
 #include "recording/event_log.h"
 #include "recording/indexer.h"
@@ -134,6 +135,11 @@ class GatewayRuntime final : public Runtime {
     }
     for (const auto& c : config_.connections) {
       gateway::UpstreamProfile profile{.connection = &c};
+      if (c.guardrails) {
+        auto compiled = policy::compileGuardrails(*c.guardrails);
+        if (!compiled) return makeError(compiled.error().message);
+        profile.guardrails = std::make_shared<const policy::Guardrails>(std::move(*compiled));
+      }
       if (c.password) {
         auto secret = vault::resolveSecret(*c.password, master ? &*master : nullptr);
         if (!secret) return makeError(fmt::format("connection '{}': password: {}", c.name, secret.error().message));

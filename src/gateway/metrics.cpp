@@ -32,6 +32,10 @@ Metrics::Metrics()
                                      .Register(*registry)
                                      .Add({}, prometheus::Histogram::BucketBoundaries{
                                                   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                  0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60})) {}
+                                                  0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60})),
+      guardrail_denied_total(counter(*registry, "gatehouse_guardrail_denied_total",
+                                     "Statements refused by the guardrails (a deny rule, or SQL that does not parse)")),
+      guardrail_review_total(counter(*registry, "gatehouse_guardrail_review_total",
+                                     "Statements that a guardrail rule held for review")) {}
 
 }  // namespace gatehouse::gateway

@@ -22,6 +22,8 @@ struct Metrics {
   prometheus::Counter& bytes_from_server;
   prometheus::Counter& recording_failures_total;
   prometheus::Histogram& statement_duration_seconds;
+  prometheus::Counter& guardrail_denied_total;     // statements refused by a guardrail rule (or unparseable)
+  prometheus::Counter& guardrail_review_total;     // statements held for review
 };
 
 }  // namespace gatehouse::gateway

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "identity/tokens.h"
+#include "inspect/sql/analyzer.h"
 #include "protocols/postgres/codec.h"
 #include "protocols/postgres/stream_scanner.h"
 #include "recording/events.h"
@@ -279,6 +280,8 @@ net::awaitable<bool> PgSession::startup() {
                       "None of the user's groups is allowed on this connection.");
       co_return false;
     }
+    groups_ = token->groups;
+    guardrails_ = it->second.guardrails.get();
     client_pending_ = std::move(in);
   }
 
@@ -299,6 +302,9 @@ net::awaitable<bool> PgSession::startup() {
   }
   UpstreamSession& up = *connected;
   server_ = std::make_unique<net::Transport>(std::move(up.transport));
+  search_path_ = up.search_path;
+  default_search_path_ = up.search_path;
+  upstream_user_ = profile.connection->user;
   server_pending_ = std::move(up.leftover);
   cancel_target_ = CancelTarget{profile.connection->host, profile.connection->port, up.backend_pid, up.backend_key};
   client_key_ = ctx_.cancels->add(cancel_target_);
@@ -380,6 +386,84 @@ net::awaitable<void> PgSession::cancelBackendQuery() {
   }
 }
 
+namespace {
+
+// What the gateway sends the server in place of a refused Query's or Parse's SQL: a lone identifier, which any
+// PostgreSQL refuses at parse time with an ErrorResponse (which the gateway replaces with its own). So the server
+// itself does what it does for any failed statement: it aborts the transaction block it is in, skips the rest of
+// an extended-protocol pipeline up to Sync, and answers in order with everything else in flight.
+constexpr std::string_view kRefusedSql = "gatehouse_refused_statement";
+
+// The SQL of a Parse message's body (name, query, parameter types).
+std::optional<std::string_view> parseQuery(std::string_view body) {
+  const auto name_end = body.find('\0');
+  if (name_end == std::string_view::npos) return std::nullopt;
+  const auto query_end = body.find('\0', name_end + 1);
+  if (query_end == std::string_view::npos) return std::nullopt;
+  return body.substr(name_end + 1, query_end - name_end - 1);
+}
+
+std::string shortened(std::string_view sql) {
+  constexpr std::size_t kMax = 200;
+  if (sql.size() <= kMax) return std::string(sql);
+  return std::string(sql.substr(0, kMax)) + "...";
+}
+
+}  // namespace
+
+std::string PgSession::guardrailRefusal(std::string_view sql, bool simple) {
+  auto facts = inspect::sql::analyze(sql);
+  if (!facts) {
+    // Fail closed: what the gateway cannot understand, it cannot judge.
+    ctx_.metrics->guardrail_denied_total.Increment();
+    spdlog::info("session {}: refused a statement that does not parse: {}", session_id_, facts.error().message);
+    return pg::errorResponse("ERROR", pg::sqlstate::kSyntaxError,
+                             "gatehouse: the statement could not be parsed, so it is refused: " +
+                                 facts.error().message);
+  }
+  const auto verdict = policy::judge(*guardrails_, *facts, groups_, search_path_);
+  if (verdict.action == policy::Action::kAllow) {
+    // Follow search_path: exactly only for a lone SET/RESET sent outside a transaction block, where it certainly
+    // takes effect and stays; any other change (in a transaction, which may roll it back; in a multi-statement
+    // string; SET LOCAL; set_config) leaves it unknown.
+    for (const auto& f : *facts) {
+      using inspect::sql::SearchPathChange;
+      if (f.search_path_change == SearchPathChange::kNone) continue;
+      const bool exact = simple && facts->size() == 1 && tracker_.transactionStatus() == 'I' &&
+                         tracker_.pendingCount() == 1;  // this Query alone
+      if (exact && f.search_path_change == SearchPathChange::kSet) {
+        search_path_.clear();
+        for (const auto& s : f.search_path) search_path_.push_back(s == "$user" ? upstream_user_ : s);
+      } else if (exact && f.search_path_change == SearchPathChange::kReset) {
+        search_path_ = default_search_path_;
+      } else {
+        search_path_.clear();
+      }
+    }
+    return {};
+  }
+  const auto& statement = (*facts)[verdict.statement];
+  const std::string detail =
+      facts->size() > 1 ? fmt::format("Statement {} of {}: {}", verdict.statement + 1, facts->size(),
+                                      shortened(statement.text))
+                        : fmt::format("Statement: {}", shortened(statement.text));
+  if (verdict.action == policy::Action::kReview) {
+    // Reviews are not served yet: a statement that needs one does not run (fail closed).
+    ctx_.metrics->guardrail_review_total.Increment();
+    spdlog::info("session {}: statement needs review by rule {} (refused: reviews are not available yet)",
+                 session_id_, verdict.rule);
+    return pg::errorResponse("ERROR", pg::sqlstate::kInsufficientPrivilege,
+                             fmt::format("gatehouse: statement needs a review under rule \"{}\": {}", verdict.rule,
+                                         verdict.reason),
+                             detail, "Reviews are not available on this gateway yet; ask an administrator.");
+  }
+  ctx_.metrics->guardrail_denied_total.Increment();
+  spdlog::info("session {}: statement denied by rule {}: {}", session_id_, verdict.rule, verdict.reason);
+  return pg::errorResponse(
+      "ERROR", pg::sqlstate::kInsufficientPrivilege,
+      fmt::format("gatehouse: statement denied by rule \"{}\": {}", verdict.rule, verdict.reason), detail);
+}
+
 net::awaitable<void> PgSession::relayClientToServer() {
   pg::StreamScanner scanner(StatementTracker::kFrontendTypes, pg::Limits{});
   std::string buf = std::move(client_pending_);
@@ -387,11 +471,16 @@ net::awaitable<void> PgSession::relayClientToServer() {
   buf.resize(std::max<std::size_t>(kReadChunk, len));
   TrackerOutput out;
   bool client_gone = false;
+  // Forwarded bytes when a refused message was replaced in this round: buf[0, copied) with the replacements.
+  std::string rewritten;
+  std::size_t copied = 0;
   try {
     for (;;) {
       // Process what is buffered (first round: bytes that came with the startup packet).
       std::size_t pos = 0;
       std::size_t need = 0;
+      rewritten.clear();
+      copied = 0;
       while (true) {
         auto step = scanner.next(std::string_view(buf.data() + pos, len - pos));
         if (step.kind == pg::StreamScanner::Kind::kNeedMore) {
@@ -411,6 +500,26 @@ net::awaitable<void> PgSession::relayClientToServer() {
         }
         if (step.kind == pg::StreamScanner::Kind::kPassThrough && step.first && step.type == 'X')
           setCloseReason("client terminated");
+        if (guardrails_ && step.kind == pg::StreamScanner::Kind::kMessage && (step.type == 'Q' || step.type == 'P')) {
+          std::optional<std::string_view> sql;
+          if (step.type == 'Q') sql = step.body.substr(0, step.body.find('\0'));
+          else sql = parseQuery(step.body);
+          if (auto refusal = sql ? guardrailRefusal(*sql, step.type == 'Q') : std::string(); !refusal.empty()) {
+            // The tracker has recorded the statement as the client wrote it; the server gets one it refuses, and
+            // its refusal is replaced by this one on the way back.
+            tracker_.replaceErrorOfLast(std::move(refusal));
+            rewritten.append(buf.data() + copied, pos - copied);
+            if (step.type == 'Q') {
+              pg::encode(pg::FrontendMessage{pg::Query{std::string(kRefusedSql)}}, rewritten);
+            } else {
+              const std::string_view name = step.body.substr(0, step.body.find('\0'));
+              pg::encode(pg::FrontendMessage{pg::Parse{.name = std::string(name), .query = std::string(kRefusedSql),
+                                                       .param_types = {}}},
+                         rewritten);
+            }
+            copied = pos + step.consumed;
+          }
+        }
         pos += step.consumed;
       }
       // The statements' starts reach the log before the statements reach the database. A copy into the mapped
@@ -435,6 +544,11 @@ net::awaitable<void> PgSession::relayClientToServer() {
         std::string err = pg::errorResponse("ERROR", pg::sqlstate::kIoError, msg);
         pg::encode(pg::BackendMessage{pg::ReadyForQuery{tracker_.transactionStatus()}}, err);
         co_await client_.writeAll(asio::buffer(err));
+        std::memmove(buf.data(), buf.data() + pos, len - pos);
+        len -= pos;
+      } else if (copied > 0) {
+        rewritten.append(buf.data() + copied, pos - copied);
+        co_await server_->writeAll(asio::buffer(rewritten));
         std::memmove(buf.data(), buf.data() + pos, len - pos);
         len -= pos;
       } else if (pos > 0) {
@@ -471,6 +585,8 @@ net::awaitable<void> PgSession::relayServerToClient() {
   std::string buf(kReadChunk, '\0');
   std::size_t len = 0;
   TrackerOutput out;
+  std::string rewritten;  // as in relayClientToServer: the round's bytes when an ErrorResponse was replaced
+  std::size_t copied = 0;
   try {
     for (;;) {
       const auto n = co_await server_->readSome(asio::buffer(buf.data() + len, buf.size() - len));
@@ -484,11 +600,22 @@ net::awaitable<void> PgSession::relayServerToClient() {
 
       std::size_t pos = 0;
       std::size_t need = 0;
+      rewritten.clear();
+      copied = 0;
       for (;;) {
         auto step = scanner.next(std::string_view(buf.data() + pos, len - pos));
         if (step.kind == pg::StreamScanner::Kind::kNeedMore) {
           need = step.need;
           break;
+        }
+        if (step.kind == pg::StreamScanner::Kind::kMessage && step.type == 'E') {
+          if (const std::string* replacement = tracker_.errorReplacement()) {
+            // The server's refusal of a statement the gateway replaced: the client gets the gateway's reason.
+            rewritten.append(buf.data() + copied, pos - copied);
+            rewritten += *replacement;
+            copied = pos + step.consumed;
+            step.body = std::string_view(rewritten).substr(rewritten.size() - replacement->size() + 5);
+          }
         }
         if (step.kind == pg::StreamScanner::Kind::kError ||
             (step.kind == pg::StreamScanner::Kind::kMessage && !tracker_.onBackend(step.type, step.body, nowUs(), out))) {
@@ -516,7 +643,14 @@ net::awaitable<void> PgSession::relayServerToClient() {
         closeBoth();
         co_return;
       }
-      if (pos > 0) {
+      if (copied > 0) {
+        rewritten.append(buf.data() + copied, pos - copied);
+        client_writing_ = true;
+        co_await client_.writeAll(asio::buffer(rewritten));
+        client_writing_ = false;
+        std::memmove(buf.data(), buf.data() + pos, len - pos);
+        len -= pos;
+      } else if (pos > 0) {
         client_writing_ = true;
         co_await client_.writeAll(asio::buffer(buf.data(), pos));
         client_writing_ = false;

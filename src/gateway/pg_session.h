@@ -13,6 +13,7 @@
 #include "gateway/recorder.h"
 #include "gateway/statement_tracker.h"
 #include "net/transport.h"
+#include "policy/guardrails.h"
 #include "recording/events.h"
 
 namespace gatehouse::gateway {
@@ -44,6 +45,10 @@ class PgSession : public std::enable_shared_from_this<PgSession> {
   net::awaitable<bool> syncRecords();
   // Both: the tracker's output recorded, durable if so configured. false: fail closed.
   net::awaitable<bool> record(TrackerOutput& out);
+  // The guardrails' verdict on the SQL of a Query or Parse: empty when it may run, else the ErrorResponse the
+  // client gets instead (the message itself is then replaced by one the server refuses; see relayClientToServer).
+  // `simple`: a simple Query (else a Parse), which may change the search_path the session follows.
+  std::string guardrailRefusal(std::string_view sql, bool simple);
   void closeBoth();
   void setCloseReason(std::string_view reason);
 
@@ -63,6 +68,14 @@ class PgSession : public std::enable_shared_from_this<PgSession> {
   CancelTarget cancel_target_;
   std::pair<int32_t, int32_t> client_key_{0, 0};
   std::string close_reason_;  // the first reason given wins
+  const policy::Guardrails* guardrails_ = nullptr;  // the connection's; null: statements are not judged
+  std::vector<std::string> groups_;                 // the caller's groups
+  // The schemas unqualified names resolve in, as the gateway follows the session's search_path: the server's at
+  // login, then each SET search_path it can follow exactly; empty once it cannot (the guardrails then take any
+  // schema as possible).
+  std::vector<std::string> search_path_;
+  std::vector<std::string> default_search_path_;
+  std::string upstream_user_;  // what "$user" in a search_path stands for
   bool client_writing_ = false;
   bool closing_ = false;
   uint64_t bytes_from_client_ = 0;

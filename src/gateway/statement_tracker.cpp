@@ -201,6 +201,17 @@ bool StatementTracker::onBackend(char type, std::string_view body, int64_t now_u
   }
 }
 
+bool StatementTracker::replaceErrorOfLast(std::string error) {
+  if (pending_.empty() || (pending_.back().kind != Kind::kQuery && pending_.back().kind != Kind::kParse)) return false;
+  pending_.back().error_replacement = std::move(error);
+  return true;
+}
+
+const std::string* StatementTracker::errorReplacement() const {
+  if (pending_.empty() || pending_.front().error_replacement.empty()) return nullptr;
+  return &pending_.front().error_replacement;
+}
+
 bool StatementTracker::dropLastQuery() {
   if (pending_.empty() || pending_.back().kind != Kind::kQuery || pending_.back().seq != seq_) return false;
   pending_.pop_back();

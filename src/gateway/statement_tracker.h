@@ -58,8 +58,16 @@ class StatementTracker {
   void abandon(int64_t now_us, std::string_view reason, TrackerOutput& out);
 
   bool inFlight() const { return !pending_.empty(); }
+  // Frontend messages not answered yet (the one just given to onFrontend included).
+  std::size_t pendingCount() const { return pending_.size(); }
   // Forgets the last simple Query (it was refused before it was forwarded). false: the last message was not one.
   bool dropLastQuery();
+  // The last frontend message (a Query or Parse) was replaced by the gateway with one that the server refuses:
+  // its ErrorResponse is to be replaced by `error` (a whole ErrorResponse message), which the client sees and the
+  // record keeps. false: the last message was not a Query or Parse.
+  bool replaceErrorOfLast(std::string error);
+  // When the server's next ErrorResponse answers such a message: the message to send instead; else null.
+  const std::string* errorReplacement() const;
   // Transaction status from the last ReadyForQuery: 'I', 'T' or 'E'.
   char transactionStatus() const { return tx_status_; }
   int64_t lastSeq() const { return seq_; }
@@ -76,6 +84,7 @@ class StatementTracker {
     int64_t data_rows = 0;
     std::string sqlstate;
     std::string error_message;
+    std::string error_replacement;  // see replaceErrorOfLast
   };
 
   void finish(Pending& p, int64_t now_us, TrackerOutput& out);

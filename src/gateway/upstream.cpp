@@ -57,6 +57,44 @@ std::string serverMessage(const pg::ErrorResponse& e) {
 
 }  // namespace
 
+std::vector<std::string> parseSearchPath(std::string_view setting, std::string_view user) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i < setting.size()) {
+    while (i < setting.size() && (setting[i] == ' ' || setting[i] == ',')) ++i;
+    if (i >= setting.size()) break;
+    std::string name;
+    bool quoted = false;
+    if (setting[i] == '"') {
+      quoted = true;
+      ++i;
+      while (i < setting.size()) {
+        if (setting[i] == '"') {
+          if (i + 1 < setting.size() && setting[i + 1] == '"') {
+            name += '"';
+            i += 2;
+            continue;
+          }
+          ++i;
+          break;
+        }
+        name += setting[i++];
+      }
+    } else {
+      while (i < setting.size() && setting[i] != ',') name += setting[i++];
+      while (!name.empty() && name.back() == ' ') name.pop_back();
+    }
+    if (name == "$user") {
+      out.emplace_back(user);
+    } else {
+      // An unquoted name in the setting is already folded to lower case by the server; a quoted one is as is.
+      (void)quoted;
+      out.push_back(std::move(name));
+    }
+  }
+  return out;
+}
+
 bool forwardableStartupParameter(std::string_view name) {
   static constexpr std::string_view kAllowed[] = {
       "application_name", "client_encoding", "DateStyle", "TimeZone", "IntervalStyle", "extra_float_digits",
@@ -215,6 +253,35 @@ net::awaitable<UpstreamSession> connectUpstream(const UpstreamProfile& profile,
         continue;
       }
       throw UpstreamError("the database sent an unexpected message before it was ready");
+    }
+    if (profile.guardrails) {
+      // The guardrails resolve unqualified names in the session's search_path: ask the server what it is (a
+      // per-role or per-database default may have changed it), before the client can send anything.
+      std::string ask;
+      pg::encode(pg::FrontendMessage{pg::Query{"SELECT current_setting('search_path'), session_user"}}, ask);
+      co_await up.transport.writeAll(asio::buffer(ask));
+      bool got = false;
+      for (;;) {
+        auto msg = co_await reader.next();
+        if (auto* e = std::get_if<pg::ErrorResponse>(&msg))
+          throw UpstreamError(fmt::format("the database at {} did not tell its search_path: {}", where,
+                                          serverMessage(*e)));
+        if (auto* row = std::get_if<pg::DataRow>(&msg); row && row->values.size() == 2 && row->values[0] &&
+                                                        row->values[1]) {
+          up.search_path = parseSearchPath(*row->values[0], *row->values[1]);
+          got = true;
+          continue;
+        }
+        if (auto* z = std::get_if<pg::ReadyForQuery>(&msg)) {
+          up.transaction_status = z->status;
+          break;
+        }
+        if (std::holds_alternative<pg::NoticeResponse>(msg) || std::holds_alternative<pg::ParameterStatus>(msg)) {
+          pg::encode(msg, up.to_client);
+          continue;
+        }
+      }
+      if (!got) throw UpstreamError(fmt::format("the database at {} did not tell its search_path", where));
     }
     up.leftover = reader.leftover();
   } catch (const boost::system::system_error& e) {

@@ -11,6 +11,7 @@
 
 #include "core/config.h"
 #include "net/transport.h"
+#include "policy/guardrails.h"
 
 namespace gatehouse::gateway {
 
@@ -19,6 +20,7 @@ struct UpstreamProfile {
   const core::PostgresConnection* connection = nullptr;
   std::string password;                      // resolved secret; empty for trust
   std::shared_ptr<net::ssl::context> tls;    // null when tls mode is disable
+  std::shared_ptr<const policy::Guardrails> guardrails;  // null: statements are recorded, not judged
 };
 
 // A refusal with a reason an operator can act on. It never contains the credential.
@@ -34,7 +36,13 @@ struct UpstreamSession {
   int32_t backend_pid = 0;
   int32_t backend_key = 0;
   char transaction_status = 'I';
+  // With guardrails: the session's search_path as the server has it at login, "$user" resolved (the schemas that
+  // unqualified names resolve in). Empty without guardrails.
+  std::vector<std::string> search_path;
 };
+
+// Splits a search_path setting ("\"$user\", public, \"My Schema\"") into schema names, "$user" as `user`.
+std::vector<std::string> parseSearchPath(std::string_view setting, std::string_view user);
 
 // Startup parameters a client may pass on to the backend. Others (user, database: the gateway's own;
 // `options`: could set any server setting, such as a role) are dropped.

@@ -30,15 +30,17 @@ bool anyKindMatches(const std::vector<KindPattern>& ps, const Operation& o) {
   return std::any_of(ps.begin(), ps.end(), [&](const KindPattern& p) { return kindMatches(p, o); });
 }
 
-bool anyRelationPattern(const std::vector<std::string>& ps, std::string_view rel, bool strict) {
-  return std::any_of(ps.begin(), ps.end(), [&](const std::string& p) { return relationMatches(p, rel, strict); });
+bool anyRelationPattern(const std::vector<std::string>& ps, std::string_view rel, bool strict,
+                        std::span<const std::string> path) {
+  return std::any_of(ps.begin(), ps.end(),
+                     [&](const std::string& p) { return relationMatches(p, rel, strict, path); });
 }
 bool anyFunctionPattern(const std::vector<std::string>& ps, std::string_view fn) {
   return std::any_of(ps.begin(), ps.end(), [&](const std::string& p) { return functionMatches(p, fn); });
 }
 
 // A deny/review rule: the statement does any of what the rule names.
-bool matchesAny(const GuardrailRule& r, const StatementFacts& s) {
+bool matchesAny(const GuardrailRule& r, const StatementFacts& s, std::span<const std::string> path) {
   if (!r.kinds.empty() || !r.relations.empty()) {
     // Kind and relation are read together, per operation: `kind: [select], relations: [hr.*]` is a read of hr,
     // not a write of hr plus a read of something else.
@@ -46,7 +48,7 @@ bool matchesAny(const GuardrailRule& r, const StatementFacts& s) {
       if (!r.kinds.empty() && !anyKindMatches(r.kinds, o)) return false;
       if (r.relations.empty()) return true;
       return std::any_of(o.relations.begin(), o.relations.end(),
-                         [&](const std::string& rel) { return anyRelationPattern(r.relations, rel, false); });
+                         [&](const std::string& rel) { return anyRelationPattern(r.relations, rel, false, path); });
     });
     if (!some) return false;
   }
@@ -61,7 +63,7 @@ bool matchesAny(const GuardrailRule& r, const StatementFacts& s) {
 }
 
 // An allow rule: the statement does nothing but what the rule names.
-bool matchesAll(const GuardrailRule& r, const StatementFacts& s) {
+bool matchesAll(const GuardrailRule& r, const StatementFacts& s, std::span<const std::string> path) {
   if (!r.kinds.empty() &&
       !std::all_of(s.operations.begin(), s.operations.end(),
                    [&](const Operation& o) { return anyKindMatches(r.kinds, o); }))
@@ -70,7 +72,7 @@ bool matchesAll(const GuardrailRule& r, const StatementFacts& s) {
     bool any = false;
     for (const auto& o : s.operations) {
       for (const auto& rel : o.relations) {
-        if (!anyRelationPattern(r.relations, rel, true)) return false;
+        if (!anyRelationPattern(r.relations, rel, true, path)) return false;
         any = true;
       }
     }
@@ -148,19 +150,32 @@ bool functionMatches(std::string_view pattern, std::string_view called) {
   return globMatch(pschema, cschema);
 }
 
-bool relationMatches(std::string_view pattern, std::string_view relation, bool strict) {
+bool relationMatches(std::string_view pattern, std::string_view relation, bool strict,
+                     std::span<const std::string> search_path) {
   const auto [pschema, pname] = splitQualified(pattern);
   const auto [rschema, rname] = splitQualified(relation);
   if (!globMatch(pname, rname)) return false;
   if (pschema.empty()) return true;  // a pattern without a schema: that name in any schema
-  if (rschema.empty()) return !strict || pschema == "*";
-  return globMatch(pschema, rschema);
+  if (!rschema.empty()) return globMatch(pschema, rschema);
+  if (search_path.empty()) return !strict || pschema == "*";  // the schema could be any
+  // The schemas the name may resolve in. The system catalogs' relations are all named pg_*.
+  bool any = false;
+  bool all = true;
+  const auto check = [&](std::string_view schema) {
+    const bool m = globMatch(pschema, schema);
+    any = any || m;
+    all = all && m;
+  };
+  for (const auto& schema : search_path) check(schema);
+  if (rname.size() >= 3 && (rname.substr(0, 3) == "pg_" || rname.substr(0, 3) == "PG_")) check("pg_catalog");
+  return strict ? all : any;
 }
 
-Verdict judgeStatement(const Guardrails& g, const StatementFacts& s, std::span<const std::string> caller_groups) {
+Verdict judgeStatement(const Guardrails& g, const StatementFacts& s, std::span<const std::string> caller_groups,
+                       std::span<const std::string> search_path) {
   for (const auto& r : g.rules) {
     if (!appliesTo(r, caller_groups)) continue;
-    const bool match = r.action == Action::kAllow ? matchesAll(r, s) : matchesAny(r, s);
+    const bool match = r.action == Action::kAllow ? matchesAll(r, s, search_path) : matchesAny(r, s, search_path);
     if (!match) continue;
     Verdict v{.action = r.action, .rule = r.name, .reason = {}, .statement = 0, .review = nullptr};
     v.reason = !r.message.empty() ? r.message : describe(s);
@@ -173,16 +188,24 @@ Verdict judgeStatement(const Guardrails& g, const StatementFacts& s, std::span<c
 }
 
 Verdict judge(const Guardrails& g, std::span<const StatementFacts> statements,
-              std::span<const std::string> caller_groups) {
+              std::span<const std::string> caller_groups, std::span<const std::string> search_path) {
   Verdict worst{.action = Action::kAllow, .rule = "default", .reason = "no statement", .statement = 0,
                 .review = nullptr};
   bool first = true;
+  // A statement that sets search_path changes how the next ones' unqualified names resolve.
+  std::vector<std::string> path(search_path.begin(), search_path.end());
   for (std::size_t i = 0; i < statements.size(); ++i) {
-    auto v = judgeStatement(g, statements[i], caller_groups);
+    auto v = judgeStatement(g, statements[i], caller_groups, path);
     v.statement = i;
     if (first || severity(v.action) > severity(worst.action)) worst = std::move(v);
     first = false;
     if (worst.action == Action::kDeny) break;
+    switch (statements[i].search_path_change) {
+      case inspect::sql::SearchPathChange::kNone: break;
+      case inspect::sql::SearchPathChange::kSet: path = statements[i].search_path; break;
+      case inspect::sql::SearchPathChange::kReset:
+      case inspect::sql::SearchPathChange::kUnknown: path.clear(); break;  // not known here: any schema
+    }
   }
   return worst;
 }

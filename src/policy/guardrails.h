@@ -9,9 +9,11 @@
 // - an allow rule matches only when the statement does nothing but what it names: every operation of a listed
 //   kind, every relation matching a pattern (and at least one), every called function listed (and at least one),
 //   and at least one listed condition present.
-// An unqualified relation (`t`, resolved by the session's search_path, which the gateway does not know) may be in
-// any schema: a deny/review pattern matches it when its table part does; an allow pattern only when its schema
-// part is `*`. Names match patterns case-insensitively; `*` matches any run of characters.
+// An unqualified relation (`t`) is in one of the schemas of the session's search_path (as the gateway follows it:
+// see PgSession), or in pg_catalog for a name starting with pg_: a deny/review pattern matches it when it matches
+// in any of those schemas, an allow pattern only when it matches in all. When the search_path is not known (an
+// empty list), the schema may be any: a deny/review pattern matches on the table part alone, an allow pattern only
+// when its schema part is `*`. Names match patterns case-insensitively; `*` matches any run of characters.
 // A multi-statement query gets the strictest verdict of its statements: one denied statement denies it all.
 #pragma once
 
@@ -74,14 +76,14 @@ struct Verdict {
   const ReviewSpec* review = nullptr;  // for kReview: points into the Guardrails judged against
 };
 
-// Judges one statement.
+// Judges one statement. `search_path`: the schemas unqualified names resolve in; empty: unknown.
 Verdict judgeStatement(const Guardrails& g, const inspect::sql::StatementFacts& s,
-                       std::span<const std::string> caller_groups);
+                       std::span<const std::string> caller_groups, std::span<const std::string> search_path = {});
 
 // Judges a whole query: the strictest verdict of its statements (deny over review over allow; the first such
 // statement). A query of no statements is allowed.
 Verdict judge(const Guardrails& g, std::span<const inspect::sql::StatementFacts> statements,
-              std::span<const std::string> caller_groups);
+              std::span<const std::string> caller_groups, std::span<const std::string> search_path = {});
 
 // Whether `name` matches the glob `pattern` (`*` any run, case-insensitive).
 bool globMatch(std::string_view pattern, std::string_view name);
@@ -91,6 +93,7 @@ bool globMatch(std::string_view pattern, std::string_view name);
 bool functionMatches(std::string_view pattern, std::string_view called);
 
 // Relation matching, `strict` for allow rules (see above).
-bool relationMatches(std::string_view pattern, std::string_view relation, bool strict);
+bool relationMatches(std::string_view pattern, std::string_view relation, bool strict,
+                     std::span<const std::string> search_path = {});
 
 }  // namespace gatehouse::policy

@@ -34,6 +34,7 @@ struct GatewayConnection {
   std::string tls_server_name;
   std::vector<std::string> allow_groups = {"dev"};
   uint32_t connect_timeout_ms = 0;  // 0: the gateway's default
+  std::string guardrails_yaml;      // the connection's `guardrails:` mapping, indented by 6 spaces; empty: none
 };
 
 struct GatewayOptions {

@@ -187,6 +187,30 @@ class Walker {
     f_.operations.push_back(Operation{.kind = kind, .object = std::move(object), .relations = {}});
     return f_.operations.size() - 1;
   }
+  // Several changes in one statement (set_config twice...) leave it unknown.
+  void changePath(SearchPathChange c) {
+    if (f_.search_path_change != SearchPathChange::kNone && f_.search_path_change != c)
+      c = SearchPathChange::kUnknown;
+    f_.search_path_change = c;
+  }
+  void searchPath(const json::object& b, std::string_view kind) {
+    if (flag(b, "is_local")) return changePath(SearchPathChange::kUnknown);  // reverts at the transaction's end
+    if (kind == "VAR_RESET" || kind == "VAR_RESET_ALL" || kind == "VAR_SET_DEFAULT")
+      return changePath(SearchPathChange::kReset);
+    if (kind != "VAR_SET_VALUE") return changePath(SearchPathChange::kUnknown);
+    std::vector<std::string> path;
+    if (const auto* args = list(b, "args")) {
+      for (const auto& a : *args) {
+        auto [at, ab] = node(a);
+        const auto* sval = at == "A_Const" && ab ? field(*ab, "sval") : nullptr;
+        if (!sval) return changePath(SearchPathChange::kUnknown);
+        path.emplace_back(text(*sval, "sval"));
+      }
+    }
+    changePath(SearchPathChange::kSet);
+    if (f_.search_path_change == SearchPathChange::kSet) f_.search_path = std::move(path);
+  }
+
   bool isCte(const json::object& rv) const {
     if (!text(rv, "schemaname").empty()) return false;
     const auto name = text(rv, "relname");
@@ -261,6 +285,8 @@ class Walker {
     }
     if (type == "FuncCall") {
       auto name = dotted(list(b, "funcname"));
+      // set_config('search_path', ...) may change it; its arguments need not be constants.
+      if (name == "set_config" || name == "pg_catalog.set_config") changePath(SearchPathChange::kUnknown);
       if (!name.empty() && std::find(f_.functions.begin(), f_.functions.end(), name) == f_.functions.end())
         f_.functions.push_back(std::move(name));
       fields(b, {"funcname"});
@@ -449,6 +475,7 @@ class Walker {
       // (RESET ROLE, RESET ALL), which gives nothing the login did not have.
       const bool role = name == "role" || name == "session_authorization";
       push(role && !reset ? Kind::kSetRole : reset ? Kind::kReset : Kind::kSet);
+      if (name == "search_path" || kind == "VAR_RESET_ALL") searchPath(b, kind);
       fields(b);
       return;
     }
@@ -478,7 +505,10 @@ class Walker {
     }
     if (type == "ListenStmt" || type == "UnlistenStmt") return void(push(Kind::kListen));
     if (type == "NotifyStmt") return void(push(Kind::kNotify));
-    if (type == "DiscardStmt") return void(push(Kind::kDiscard));
+    if (type == "DiscardStmt") {
+      if (text(b, "target") == "DISCARD_ALL") changePath(SearchPathChange::kReset);
+      return void(push(Kind::kDiscard));
+    }
     if (type == "CommentStmt" || type == "SecLabelStmt") return void(push(Kind::kComment));
     if (type == "DeclareCursorStmt") {
       push(Kind::kCursor);

@@ -78,12 +78,22 @@ struct Operation {
   bool operator==(const Operation&) const = default;
 };
 
+// How a statement changes the session's search_path, which decides the schema of unqualified names.
+enum class SearchPathChange : uint8_t {
+  kNone,
+  kSet,      // SET search_path = a, b (the new path in StatementFacts::search_path)
+  kReset,    // back to the default: RESET search_path, SET ... TO DEFAULT, RESET ALL, DISCARD ALL
+  kUnknown,  // changed in a way the gateway cannot follow: SET LOCAL, set_config(...)
+};
+
 struct StatementFacts {
   std::string text;                     // this statement's own text, from a multi-statement string
   std::vector<Operation> operations;    // at least one
   std::vector<std::string> functions;   // called anywhere in it, as written: "name" or "schema.name"
   std::vector<Condition> conditions;
   std::string prepared_name;            // PREPARE name / EXECUTE name
+  SearchPathChange search_path_change = SearchPathChange::kNone;
+  std::vector<std::string> search_path;  // for kSet
   bool has(Condition c) const;
   bool performs(Kind k) const;
 };

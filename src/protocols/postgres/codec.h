@@ -119,6 +119,7 @@ inline constexpr std::string_view kUnableToConnect = "08001";
 inline constexpr std::string_view kInvalidPassword = "28P01";
 inline constexpr std::string_view kInvalidAuthorization = "28000";
 inline constexpr std::string_view kInsufficientPrivilege = "42501";
+inline constexpr std::string_view kSyntaxError = "42601";
 inline constexpr std::string_view kInvalidCatalogName = "3D000";
 inline constexpr std::string_view kFeatureNotSupported = "0A000";
 inline constexpr std::string_view kProgramLimitExceeded = "54000";

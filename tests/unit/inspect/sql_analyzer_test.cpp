@@ -172,6 +172,22 @@ TEST(SqlAnalyzer, SessionAndRoleSettings) {
   EXPECT_EQ(one("select set_config('role', 'admin', false)").functions, Names{"set_config"});
 }
 
+TEST(SqlAnalyzer, SearchPathChanges) {
+  const auto set = one("SET search_path = hr, \"My Schema\", '$user'");
+  EXPECT_EQ(set.search_path_change, SearchPathChange::kSet);
+  EXPECT_EQ(set.search_path, (Names{"hr", "My Schema", "$user"}));
+  EXPECT_EQ(one("set search_path to public").search_path, Names{"public"});
+  EXPECT_EQ(one("SET LOCAL search_path = hr").search_path_change, SearchPathChange::kUnknown);
+  EXPECT_EQ(one("RESET search_path").search_path_change, SearchPathChange::kReset);
+  EXPECT_EQ(one("SET search_path TO DEFAULT").search_path_change, SearchPathChange::kReset);
+  EXPECT_EQ(one("RESET ALL").search_path_change, SearchPathChange::kReset);
+  EXPECT_EQ(one("DISCARD ALL").search_path_change, SearchPathChange::kReset);
+  EXPECT_EQ(one("SELECT set_config('search_path', 'hr', false)").search_path_change, SearchPathChange::kUnknown);
+  EXPECT_EQ(one("SELECT pg_catalog.set_config($1, $2, false)").search_path_change, SearchPathChange::kUnknown);
+  EXPECT_EQ(one("SET work_mem = '1MB'").search_path_change, SearchPathChange::kNone);
+  EXPECT_EQ(one("SELECT 1").search_path_change, SearchPathChange::kNone);
+}
+
 TEST(SqlAnalyzer, PreparedStatements) {
   const auto p = one("PREPARE wipe (int) AS DELETE FROM t WHERE id = $1");
   EXPECT_TRUE(p.performs(Kind::kPrepare));

@@ -150,6 +150,32 @@ TEST(Guardrails, UnqualifiedRelationsFallOnTheStrictSide) {
       << "a delete is not a read";
 }
 
+TEST(Guardrails, UnqualifiedNamesResolveInTheSearchPath) {
+  const std::vector<std::string> path{"app", "public"};
+  EXPECT_FALSE(relationMatches("hr.*", "pay", false, path));
+  EXPECT_TRUE(relationMatches("public.*", "pay", false, path)) << "deny: it may be public.pay";
+  EXPECT_FALSE(relationMatches("public.*", "pay", true, path)) << "allow: it may be app.pay";
+  EXPECT_TRUE(relationMatches("*", "pay", true, path));
+  EXPECT_TRUE(relationMatches("pg_catalog.*", "pg_authid", false, path)) << "catalog names resolve there first";
+  EXPECT_FALSE(relationMatches("pg_catalog.*", "authid", false, path));
+
+  Guardrails g;
+  GuardrailRule hr{.name = "no-hr", .groups = {}, .kinds = {}, .relations = {"hr.*"}, .functions = {},
+                   .conditions = {}, .action = Action::kDeny, .message = "", .review = {}};
+  g.rules.push_back(hr);
+  auto q = inspect::sql::analyze("SELECT * FROM pay");
+  ASSERT_TRUE(q);
+  EXPECT_EQ(judge(g, *q, {}, path).action, Action::kAllow);
+  EXPECT_EQ(judge(g, *q, {}, {}).action, Action::kDeny) << "an unknown path: any schema";
+  // A SET earlier in the same query string changes how the later statements resolve.
+  q = inspect::sql::analyze("SET search_path = hr; SELECT * FROM pay");
+  ASSERT_TRUE(q);
+  EXPECT_EQ(judge(g, *q, {}, path).action, Action::kDeny);
+  q = inspect::sql::analyze("SELECT set_config('search_path', 'hr', false); SELECT * FROM pay");
+  ASSERT_TRUE(q);
+  EXPECT_EQ(judge(g, *q, {}, path).action, Action::kDeny);
+}
+
 TEST(Guardrails, KindsWithObjects) {
   Guardrails g;
   GuardrailRule r{.name = "no-drop-db", .groups = {}, .kinds = {{Kind::kDrop, "database"}}, .relations = {},
