@@ -98,6 +98,39 @@ connections:
     password: {{ env: GATEHOUSE_DEMO_PG_PASSWORD }}
     tls: {{ mode: disable }}
     allow_groups: [dev, admins]
+    # SQL guardrails: each statement is parsed with PostgreSQL's own parser and judged by the first rule
+    # that matches; none matching, the default decides.
+    guardrails:
+      default: allow
+      rules:
+        - name: no-drop
+          match: {{ kind: drop }}
+          action: deny
+          message: dropping objects is not allowed through the gateway
+        - name: no-truncate
+          match: {{ kind: truncate }}
+          action: deny
+        - name: no-alter-system
+          match: {{ conditions: [alter_system] }}
+          action: deny
+        - name: no-copy-program
+          match: {{ conditions: [copy_to_program, copy_from_program] }}
+          action: deny
+        - name: no-role-switch
+          match: {{ kind: set_role }}
+          action: deny
+        - name: no-procedural-code
+          match: {{ kind: procedural }}
+          action: deny
+        - name: no-dangerous-functions
+          match:
+            functions: [pg_read_file, pg_read_binary_file, pg_ls_dir, lo_import, lo_export,
+                        pg_terminate_backend, pg_cancel_backend, "dblink*"]
+          action: deny
+        - name: unfiltered-writes-need-review
+          match: {{ conditions: [update_without_where, delete_without_where] }}
+          action: review
+          review: {{ approvers: [admins], mode: async, window: 1h }}
 )",
                        options.port, options.http_port, server.port());
   }
@@ -137,6 +170,9 @@ connections:
             << fmt::format("psql \"host=127.0.0.1 port={} dbname=demo user=alice@example.com password={} "
                            "sslmode=require\"\n\n",
                            port, token)
+            << "The guardrails refuse DROP, TRUNCATE, ALTER SYSTEM, COPY ... PROGRAM, SET ROLE, procedural code and\n"
+            << "dangerous functions; UPDATE/DELETE without WHERE needs a review. Try, in psql:\n"
+            << "  DROP TABLE customers;\n  SELECT pg_read_file('/etc/passwd');\n  DELETE FROM orders;\n\n"
             << "Then see what was recorded:\n"
             << fmt::format("  gatehouse audit -c {}\n  gatehouse sessions -c {}\n", config_path.string(),
                            config_path.string())

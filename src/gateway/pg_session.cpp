@@ -12,7 +12,7 @@
 #include <cstring>
 
 #include "identity/tokens.h"
-#include "inspect/sql/analyzer.h"
+#include "inspect/sql/facts_cache.h"
 #include "protocols/postgres/codec.h"
 #include "protocols/postgres/stream_scanner.h"
 #include "recording/events.h"
@@ -412,15 +412,16 @@ std::string shortened(std::string_view sql) {
 }  // namespace
 
 std::string PgSession::guardrailRefusal(std::string_view sql, bool simple) {
-  auto facts = inspect::sql::analyze(sql);
-  if (!facts) {
+  auto analyzed = inspect::sql::FactsCache::forThisThread().analyze(sql);
+  if (!analyzed) {
     // Fail closed: what the gateway cannot understand, it cannot judge.
     ctx_.metrics->guardrail_denied_total.Increment();
-    spdlog::info("session {}: refused a statement that does not parse: {}", session_id_, facts.error().message);
+    spdlog::info("session {}: refused a statement that does not parse: {}", session_id_, analyzed.error().message);
     return pg::errorResponse("ERROR", pg::sqlstate::kSyntaxError,
                              "gatehouse: the statement could not be parsed, so it is refused: " +
-                                 facts.error().message);
+                                 analyzed.error().message);
   }
+  const auto& facts = *analyzed;  // shared with the worker's cache: read only
   const auto verdict = policy::judge(*guardrails_, *facts, groups_, search_path_);
   if (verdict.action == policy::Action::kAllow) {
     // Follow search_path: exactly only for a lone SET/RESET sent outside a transaction block, where it certainly
@@ -442,11 +443,11 @@ std::string PgSession::guardrailRefusal(std::string_view sql, bool simple) {
     }
     return {};
   }
-  const auto& statement = (*facts)[verdict.statement];
+  // A cached statement's facts may come from a text with other literals: a lone statement is shown as sent.
   const std::string detail =
       facts->size() > 1 ? fmt::format("Statement {} of {}: {}", verdict.statement + 1, facts->size(),
-                                      shortened(statement.text))
-                        : fmt::format("Statement: {}", shortened(statement.text));
+                                      shortened((*facts)[verdict.statement].text))
+                        : fmt::format("Statement: {}", shortened(sql));
   if (verdict.action == policy::Action::kReview) {
     // Reviews are not served yet: a statement that needs one does not run (fail closed).
     ctx_.metrics->guardrail_review_total.Increment();
