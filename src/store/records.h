@@ -74,6 +74,48 @@ struct SessionEnd {
   uint64_t bytes_from_server = 0;
 };
 
+// A statement held for a person's approval by a guardrail rule (policy/guardrails.h), and its decisions.
+inline constexpr std::string_view kReviewPending = "pending";
+inline constexpr std::string_view kReviewApproved = "approved";  // may run (once, within its window)
+inline constexpr std::string_view kReviewRejected = "rejected";
+inline constexpr std::string_view kReviewExpired = "expired";    // no decision in time, or approved but not run in time
+inline constexpr std::string_view kReviewUsed = "used";          // approved and run
+
+struct ReviewDecision {
+  std::string approver;
+  bool approved = false;
+  std::string reason;
+  int64_t decided_at_us = 0;
+  friend bool operator==(const ReviewDecision&, const ReviewDecision&) = default;
+};
+
+struct NewReview {
+  std::string requester;
+  std::vector<std::string> requester_groups;
+  std::string connection;
+  std::string session_id;
+  std::string sql;
+  std::string statement_hash;  // what a later identical request matches (identity, connection, exact text)
+  std::string rule;
+  std::string reason;
+  std::string mode;  // "wait" | "async"
+  std::vector<std::string> approver_groups;
+  int approvals_needed = 1;
+  int64_t decide_by_us = 0;  // pending until then
+  int64_t window_us = 0;     // once approved: how long it may be run
+};
+
+struct ReviewRow {
+  std::string id;  // "rev_…"
+  std::string status;
+  NewReview request;
+  int64_t created_at_us = 0;
+  std::optional<int64_t> decided_at_us;
+  std::optional<int64_t> usable_until_us;
+  std::optional<int64_t> used_at_us;
+  std::vector<ReviewDecision> decisions;
+};
+
 // One change from the event log: a SessionRow opens a session, a StatementRow starts a statement (status
 // "running"), a StatementEnd completes it, a SessionEnd completes the session. A StatementRow whose status is
 // already "ok" or "error" carries its end too (the indexer merges a start and an end read in the same batch, to

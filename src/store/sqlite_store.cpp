@@ -10,6 +10,8 @@
 #include <thread>
 
 #include "store/sqlite_batch.h"
+#include "store/sqlite_reviews.h"
+#include "store/sqlite_values.h"
 #include "store/sqlite_db.h"
 
 namespace gatehouse::store {
@@ -24,7 +26,7 @@ using sqlite::Transaction;
 // Versioned migrations: entry N-1 takes the schema from version N-1 to N. Append only; never edit a released one.
 // Column names avoid words reserved in SQLite or PostgreSQL (user, rows, offset, groups) so that the PostgreSQL
 // store can keep the same schema.
-constexpr std::array<const char*, 1> kMigrations = {
+constexpr std::array<const char*, 2> kMigrations = {
     R"sql(
 CREATE TABLE tokens (
   id            TEXT PRIMARY KEY,
@@ -71,6 +73,39 @@ CREATE TABLE log_offsets (
   byte_offset INTEGER NOT NULL
 );
 )sql",
+    R"sql(
+CREATE TABLE reviews (
+  review_id        TEXT PRIMARY KEY,
+  status           TEXT NOT NULL,
+  requester        TEXT NOT NULL,
+  requester_groups TEXT NOT NULL,
+  connection       TEXT NOT NULL,
+  session_id       TEXT NOT NULL,
+  sql_text         TEXT NOT NULL,
+  statement_hash   TEXT NOT NULL,
+  rule             TEXT NOT NULL,
+  reason           TEXT NOT NULL,
+  mode             TEXT NOT NULL,
+  approver_groups  TEXT NOT NULL,
+  approvals_needed INTEGER NOT NULL,
+  window_us        INTEGER NOT NULL,
+  created_at_us    INTEGER NOT NULL,
+  decide_by_us     INTEGER NOT NULL,
+  decided_at_us    INTEGER,
+  usable_until_us  INTEGER,
+  used_at_us       INTEGER
+);
+CREATE INDEX reviews_by_statement ON reviews (statement_hash, status);
+CREATE INDEX reviews_by_created ON reviews (created_at_us);
+CREATE TABLE review_decisions (
+  review_id     TEXT NOT NULL REFERENCES reviews (review_id),
+  approver      TEXT NOT NULL,
+  approved      INTEGER NOT NULL,
+  reason        TEXT NOT NULL,
+  decided_at_us INTEGER NOT NULL,
+  PRIMARY KEY (review_id, approver)
+);
+)sql",
 };
 
 int64_t nowUs() {
@@ -85,51 +120,13 @@ uint64_t fromDb(int64_t v) { return static_cast<uint64_t>(v); }
 // LIMIT -1 is SQLite's "no limit".
 int64_t limitFor(size_t limit) { return limit == 0 ? -1 : static_cast<int64_t>(limit); }
 
-Result<std::string> newTokenId() {
-  std::array<unsigned char, 8> bytes{};
-  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
-    return makeError("cannot generate a token id: no randomness from OpenSSL");
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id = "tok_";
-  for (unsigned char b : bytes) {
-    id += kHex[b >> 4];
-    id += kHex[b & 0xf];
-  }
-  return id;
-}
-
-std::string groupsToJson(const std::vector<std::string>& groups) {
-  boost::json::array a;
-  for (const auto& g : groups) {
-    a.emplace_back(g);
-  }
-  return boost::json::serialize(a);
-}
-
-Result<std::vector<std::string>> groupsFromJson(const std::string& text) {
-  boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(text, ec);
-  if (ec || !v.is_array()) {
-    return makeError("store: corrupt token groups: " + text);
-  }
-  std::vector<std::string> groups;
-  for (const auto& g : v.get_array()) {
-    if (!g.is_string()) {
-      return makeError("store: corrupt token groups: " + text);
-    }
-    groups.emplace_back(g.get_string());
-  }
-  return groups;
-}
-
 constexpr const char* kTokenColumns = "id, user_name, groups_json, created_at_us, revoked_at_us";
 
 Result<TokenInfo> readToken(const Cursor& c) {
   TokenInfo t;
   t.id = c.text(0);
   t.user = c.text(1);
-  auto groups = groupsFromJson(c.text(2));
+  auto groups = sqlite::namesFromJson(c.text(2), "token groups");
   if (!groups) {
     return groups.error();
   }
@@ -232,7 +229,7 @@ class SqliteStore final : public Store {
 
   Result<TokenInfo> createToken(std::string_view user, const std::vector<std::string>& groups,
                                 std::string_view token_hash) override {
-    auto id = newTokenId();
+    auto id = sqlite::newId("tok_");
     if (!id) {
       return id.error();
     }
@@ -246,7 +243,7 @@ class SqliteStore final : public Store {
     }
     q->bind(1, std::string_view(t.id));
     q->bind(2, user);
-    q->bind(3, std::string_view(groupsToJson(groups)));
+    q->bind(3, std::string_view(sqlite::namesToJson(groups)));
     q->bind(4, token_hash);
     q->bind(5, t.created_at_us);
     if (auto r = q->run(); !r) {
@@ -396,6 +393,37 @@ class SqliteStore final : public Store {
       s.status = q->text(13);
       out.push_back(std::move(s));
     }
+  }
+
+  Result<ReviewRow> createReview(const NewReview& review, int64_t now_us) override {
+    std::lock_guard lock(mu_);
+    return sqlite::createReview(*db_, review, now_us);
+  }
+  Result<std::optional<ReviewRow>> getReview(std::string_view id, int64_t now_us) override {
+    std::lock_guard lock(mu_);
+    return sqlite::getReview(*db_, id, now_us);
+  }
+  Result<std::vector<ReviewRow>> listReviews(bool pending_only, int64_t now_us) override {
+    std::lock_guard lock(mu_);
+    return sqlite::listReviews(*db_, pending_only, now_us);
+  }
+  Result<ReviewRow> decideReview(std::string_view id, std::string_view approver,
+                                 const std::vector<std::string>& approver_groups, bool approve, std::string_view reason,
+                                 int64_t now_us) override {
+    std::lock_guard lock(mu_);
+    return sqlite::decideReview(*db_, id, approver, approver_groups, approve, reason, now_us);
+  }
+  Result<std::optional<ReviewRow>> findPendingReview(std::string_view statement_hash, int64_t now_us) override {
+    std::lock_guard lock(mu_);
+    return sqlite::findPendingReview(*db_, statement_hash, now_us);
+  }
+  Result<std::optional<ReviewRow>> claimApprovedReview(std::string_view statement_hash, int64_t now_us) override {
+    std::lock_guard lock(mu_);
+    return sqlite::claimApprovedReview(*db_, statement_hash, now_us);
+  }
+  Result<void> markReviewUsed(std::string_view id, int64_t now_us) override {
+    std::lock_guard lock(mu_);
+    return sqlite::markReviewUsed(*db_, id, now_us);
   }
 
   Result<uint64_t> getLogOffset(std::string_view log_name) override {

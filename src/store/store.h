@@ -31,6 +31,24 @@ class Store {
   virtual Result<std::vector<SessionRow>> listSessions(const SessionFilter& filter) = 0;
   virtual Result<std::vector<StatementRow>> listStatements(const StatementFilter& filter) = 0;
 
+  // Reviews. A decision is refused with a clear error when the review is not pending (or has expired), when the
+  // approver is the requester, is in none of the approver groups, or has already decided. One rejection
+  // rejects; `approvals_needed` distinct approvals approve, from then usable for `window_us`.
+  virtual Result<ReviewRow> createReview(const NewReview& review, int64_t now_us) = 0;
+  virtual Result<std::optional<ReviewRow>> getReview(std::string_view id, int64_t now_us) = 0;
+  // Newest first; `pending_only`: only those still waiting for a decision.
+  virtual Result<std::vector<ReviewRow>> listReviews(bool pending_only, int64_t now_us) = 0;
+  virtual Result<ReviewRow> decideReview(std::string_view id, std::string_view approver,
+                                         const std::vector<std::string>& approver_groups, bool approve,
+                                         std::string_view reason, int64_t now_us) = 0;
+  // The pending review of this statement hash, if one is still waiting (an async request sent again).
+  virtual Result<std::optional<ReviewRow>> findPendingReview(std::string_view statement_hash, int64_t now_us) = 0;
+  // Takes an approved, unused, unexpired review of this statement hash and marks it used, atomically: an
+  // approval runs its statement once.
+  virtual Result<std::optional<ReviewRow>> claimApprovedReview(std::string_view statement_hash, int64_t now_us) = 0;
+  // Marks an approved review used (a held statement, released to run).
+  virtual Result<void> markReviewUsed(std::string_view id, int64_t now_us) = 0;
+
   // Indexer progress: the byte offset up to which the log file `log_name` (a file name, not a path) has been
   // applied; 0 for a file never seen.
   virtual Result<uint64_t> getLogOffset(std::string_view log_name) = 0;

@@ -1,0 +1,26 @@
+// Reviews in the SQLite store (see Store's review calls in store.h): each function runs on the store's one
+// connection, under the store's lock, decisions in one IMMEDIATE transaction so that two approvers racing (two
+// CLI processes, a CLI and the gateway) count once each.
+#pragma once
+
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+#include "store/records.h"
+#include "store/sqlite_db.h"
+
+namespace gatehouse::store::sqlite {
+
+Result<ReviewRow> createReview(Database& db, const NewReview& review, int64_t now_us);
+Result<std::optional<ReviewRow>> getReview(Database& db, std::string_view id, int64_t now_us);
+Result<std::vector<ReviewRow>> listReviews(Database& db, bool pending_only, int64_t now_us);
+Result<ReviewRow> decideReview(Database& db, std::string_view id, std::string_view approver,
+                               const std::vector<std::string>& approver_groups, bool approve, std::string_view reason,
+                               int64_t now_us);
+Result<std::optional<ReviewRow>> findPendingReview(Database& db, std::string_view statement_hash, int64_t now_us);
+Result<std::optional<ReviewRow>> claimApprovedReview(Database& db, std::string_view statement_hash, int64_t now_us);
+Result<void> markReviewUsed(Database& db, std::string_view id, int64_t now_us);
+
+}  // namespace gatehouse::store::sqlite
