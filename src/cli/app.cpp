@@ -231,6 +231,36 @@ int run(int argc, char** argv) {
     rc = cfg ? runAudit(*cfg, aq, json) : 2;
   });
 
+  bool all_reviews = false;
+  auto* reviews = app.add_subcommand("reviews", "List the statements waiting for a review, newest first");
+  reviews->add_option("-c,--config", config_path, "Config file")->capture_default_str();
+  reviews->add_flag("--all", all_reviews, "Decided, expired and used reviews too");
+  reviews->add_flag("--json", json, "JSON output");
+  reviews->callback([&] {
+    auto cfg = config(config_path);
+    rc = cfg ? runReviews(*cfg, all_reviews, json) : 2;
+  });
+  std::string review_id;
+  std::string review_reason;
+  std::string review_token;
+  const char* env_token = std::getenv("GATEHOUSE_TOKEN");
+  if (env_token) review_token = env_token;
+  for (const bool approve : {true, false}) {
+    auto* cmd = app.add_subcommand(approve ? "approve" : "reject",
+                                   approve ? "Approve a review (as the owner of your access token)"
+                                           : "Reject a review, with a reason the requester sees");
+    cmd->add_option("-c,--config", config_path, "Config file")->capture_default_str();
+    cmd->add_option("id", review_id, "The review's id (rev_...)")->required();
+    auto* reason = cmd->add_option("--reason", review_reason, "Why (required to reject)");
+    if (!approve) reason->required();
+    cmd->add_option("--token", review_token, "Your access token (default: $GATEHOUSE_TOKEN)");
+    cmd->add_flag("--json", json, "JSON output");
+    cmd->callback([&, approve] {
+      auto cfg = config(config_path);
+      rc = cfg ? runDecideReview(*cfg, review_id, approve, review_reason, review_token, json) : 2;
+    });
+  }
+
   auto* secret = app.add_subcommand("secret", "Sealed backend credentials (libsodium secretbox)");
   secret->require_subcommand(1);
   std::string key_file;

@@ -2,6 +2,7 @@
 #include "cli/record_commands.h"
 
 #include <boost/json.hpp>
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <memory>
@@ -258,6 +259,118 @@ int runAudit(const core::Config& config, const AuditQuery& query, bool json) {
                r.status == "ok" ? std::to_string(r.rows) : "-", cell(r.sql, kSqlWidth)});
   }
   table.print(std::cout);
+  return 0;
+}
+
+namespace {
+
+json::array names(const std::vector<std::string>& v) {
+  json::array a;
+  for (const auto& n : v) a.emplace_back(n);
+  return a;
+}
+
+json::value reviewJson(const store::ReviewRow& r) {
+  json::array decisions;
+  for (const auto& d : r.decisions) {
+    decisions.emplace_back(json::object{{"approver", d.approver},
+                                        {"decision", d.approved ? "approve" : "reject"},
+                                        {"reason", d.reason},
+                                        {"decided_at", isoUtc(d.decided_at_us, true)}});
+  }
+  return json::object{{"id", r.id},
+                       {"status", r.status},
+                       {"requester", r.request.requester},
+                       {"requester_groups", names(r.request.requester_groups)},
+                       {"connection", r.request.connection},
+                       {"session_id", r.request.session_id},
+                       {"sql", r.request.sql},
+                       {"rule", r.request.rule},
+                       {"reason", r.request.reason},
+                       {"mode", r.request.mode},
+                       {"approver_groups", names(r.request.approver_groups)},
+                       {"approvals_needed", r.request.approvals_needed},
+                       {"created_at", isoUtc(r.created_at_us, true)},
+                       {"decide_by", isoUtc(r.request.decide_by_us, true)},
+                       {"decided_at", optionalTime(r.decided_at_us)},
+                       {"usable_until", optionalTime(r.usable_until_us)},
+                       {"used_at", optionalTime(r.used_at_us)},
+                       {"decisions", std::move(decisions)}};
+}
+
+}  // namespace
+
+int runReviews(const core::Config& config, bool all, bool json) {
+  auto s = openStore(config);
+  if (!s) return 1;
+  auto reviews = s->listReviews(!all, nowUs());
+  if (!reviews) {
+    std::cerr << "error: cannot list reviews: " << reviews.error().message << '\n';
+    return 1;
+  }
+  if (json) {
+    json::array out;
+    for (const auto& r : *reviews) out.emplace_back(reviewJson(r));
+    printJson(out);
+    return 0;
+  }
+  if (reviews->empty()) {
+    std::cerr << (all ? "No reviews.\n" : "No review is waiting. `gatehouse reviews --all` lists decided ones too.\n");
+    return 0;
+  }
+  Table table({"ID", "STATUS", "REQUESTER", "CONNECTION", "RULE", "APPROVALS", "CREATED", "SQL"});
+  for (const auto& r : *reviews) {
+    const auto approvals = std::count_if(r.decisions.begin(), r.decisions.end(),
+                                         [](const store::ReviewDecision& d) { return d.approved; });
+    table.add({r.id, r.status, cell(r.request.requester), cell(r.request.connection), cell(r.request.rule),
+               std::to_string(approvals) + "/" + std::to_string(r.request.approvals_needed),
+               isoUtc(r.created_at_us, false), cell(r.request.sql, kSqlWidth)});
+  }
+  table.print(std::cout);
+  if (!all) std::cerr << "Approve with `gatehouse approve ID`, or reject with `gatehouse reject ID --reason TEXT`.\n";
+  return 0;
+}
+
+int runDecideReview(const core::Config& config, const std::string& id, bool approve, const std::string& reason,
+                    const std::string& token, bool json) {
+  if (token.empty()) {
+    std::cerr << "error: who decides? Give your access token with --token or in GATEHOUSE_TOKEN\n";
+    return 2;
+  }
+  if (!approve && reason.empty()) {
+    std::cerr << "error: a rejection needs --reason (the requester sees it)\n";
+    return 2;
+  }
+  auto s = openStore(config);
+  if (!s) return 1;
+  auto who = identity::identifyToken(*s, token);
+  if (!who) {
+    std::cerr << "error: the token was refused: " << who.error().message << '\n';
+    return 1;
+  }
+  auto decided = s->decideReview(id, who->user, who->groups, approve, reason, nowUs());
+  if (!decided) {
+    std::cerr << "error: " << decided.error().message << '\n';
+    return 1;
+  }
+  if (json) {
+    printJson(reviewJson(*decided));
+    return 0;
+  }
+  const auto approvals = std::count_if(decided->decisions.begin(), decided->decisions.end(),
+                                       [](const store::ReviewDecision& d) { return d.approved; });
+  if (decided->status == store::kReviewApproved) {
+    std::cout << "Review " << decided->id << " approved by " << who->user << ". " << decided->request.requester
+              << " may run the statement once"
+              << (decided->request.mode == "wait" ? " (the held statement runs now).\n"
+                                                  : ", by sending it again, until " +
+                                                        isoUtc(*decided->usable_until_us, false) + ".\n");
+  } else if (decided->status == store::kReviewRejected) {
+    std::cout << "Review " << decided->id << " rejected by " << who->user << ".\n";
+  } else {
+    std::cout << "Approval by " << who->user << " recorded for review " << decided->id << ": " << approvals << " of "
+              << decided->request.approvals_needed << " approvals.\n";
+  }
   return 0;
 }
 

@@ -36,5 +36,10 @@ int runTokenList(const core::Config& config, bool json);
 int runTokenRevoke(const core::Config& config, std::string id);
 int runSessions(const core::Config& config, const SessionQuery& query, bool json);
 int runAudit(const core::Config& config, const AuditQuery& query, bool json);
+// Reviews: those waiting (all of them with `all`), newest first.
+int runReviews(const core::Config& config, bool all, bool json);
+// Approves or rejects a review as the owner of `token` (an access token, from --token or $GATEHOUSE_TOKEN).
+int runDecideReview(const core::Config& config, const std::string& id, bool approve, const std::string& reason,
+                    const std::string& token, bool json);
 
 }  // namespace gatehouse::cli

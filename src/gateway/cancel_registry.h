@@ -2,7 +2,9 @@
 // CancelRequest works whichever worker thread receives it. Touched at connection open/close and on cancel only.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -15,6 +17,8 @@ struct CancelTarget {
   uint16_t port = 0;
   int32_t backend_pid = 0;
   int32_t backend_key = 0;
+  // Set by a CancelRequest: a statement the gateway holds (waiting for a review) is given up.
+  std::shared_ptr<std::atomic<bool>> cancel_requested;
 };
 
 class CancelRegistry {

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <array>
@@ -12,7 +13,6 @@
 #include <cstring>
 
 #include "identity/tokens.h"
-#include "inspect/sql/facts_cache.h"
 #include "protocols/postgres/codec.h"
 #include "protocols/postgres/stream_scanner.h"
 #include "recording/events.h"
@@ -202,6 +202,7 @@ net::awaitable<bool> PgSession::startup() {
       if (auto* cancel = std::get_if<pg::CancelRequest>(&r.packet)) {
         if (auto target = ctx_.cancels->find(cancel->pid, cancel->key)) {
           spdlog::info("cancel request from {} for a session's running query", client_addr_);
+          if (target->cancel_requested) target->cancel_requested->store(true);
           co_await sendCancel(target->host, target->port, target->backend_pid, target->backend_key);
         } else {
           spdlog::info("cancel request from {} with an unknown key: ignored", client_addr_);
@@ -302,11 +303,15 @@ net::awaitable<bool> PgSession::startup() {
   }
   UpstreamSession& up = *connected;
   server_ = std::make_unique<net::Transport>(std::move(up.transport));
-  search_path_ = up.search_path;
-  default_search_path_ = up.search_path;
-  upstream_user_ = profile.connection->user;
+  if (guardrails_) {
+    guard_.emplace(*guardrails_, *ctx_.store, *ctx_.metrics,
+                   SessionIdentity{.session_id = session_id_, .user = user_, .connection = connection_,
+                                   .groups = groups_, .upstream_user = profile.connection->user},
+                   up.search_path);
+  }
   server_pending_ = std::move(up.leftover);
-  cancel_target_ = CancelTarget{profile.connection->host, profile.connection->port, up.backend_pid, up.backend_key};
+  cancel_target_ = CancelTarget{profile.connection->host, profile.connection->port, up.backend_pid, up.backend_key,
+                                cancel_requested_};
   client_key_ = ctx_.cancels->add(cancel_target_);
 
   events_ = recording::StatementEventWriter(session_id_, user_, connection_, client_addr_);
@@ -403,66 +408,32 @@ std::optional<std::string_view> parseQuery(std::string_view body) {
   return body.substr(name_end + 1, query_end - name_end - 1);
 }
 
-std::string shortened(std::string_view sql) {
-  constexpr std::size_t kMax = 200;
-  if (sql.size() <= kMax) return std::string(sql);
-  return std::string(sql.substr(0, kMax)) + "...";
-}
-
 }  // namespace
 
-std::string PgSession::guardrailRefusal(std::string_view sql, bool simple) {
-  auto analyzed = inspect::sql::FactsCache::forThisThread().analyze(sql);
-  if (!analyzed) {
-    // Fail closed: what the gateway cannot understand, it cannot judge.
-    ctx_.metrics->guardrail_denied_total.Increment();
-    spdlog::info("session {}: refused a statement that does not parse: {}", session_id_, analyzed.error().message);
-    return pg::errorResponse("ERROR", pg::sqlstate::kSyntaxError,
-                             "gatehouse: the statement could not be parsed, so it is refused: " +
-                                 analyzed.error().message);
+net::awaitable<std::string> PgSession::guardrailRefusal(std::string_view sql, bool simple) {
+  // Nothing else in flight and no transaction block: a SET search_path here certainly takes effect and stays.
+  const bool lone = tracker_.transactionStatus() == 'I' && tracker_.pendingCount() == 1;
+  auto d = guard_->judge(sql, simple, lone);
+  if (d.kind != SessionGuard::Decision::Kind::kHold) co_return std::move(d.refusal);
+  co_return co_await holdForReview(d.review_id);
+}
+
+net::awaitable<std::string> PgSession::holdForReview(const std::string& review_id) {
+  using namespace std::chrono_literals;
+  cancel_requested_->store(false);
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  const int fd = client_.socket().native_handle();
+  for (;;) {
+    if (auto outcome = guard_->holdOutcome(review_id)) co_return std::move(*outcome);
+    if (cancel_requested_->exchange(false)) co_return guard_->cancelled(review_id);
+    // A client that left (or, over plain TCP, sent Terminate) ends the wait; what it sent is read later.
+    char first = 0;
+    const auto n = ::recv(fd, &first, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n == 1 && !client_.tls() && first == 'X'))
+      co_return guard_->cancelled(review_id);
+    timer.expires_after(250ms);
+    co_await timer.async_wait(net::use_awaitable);
   }
-  const auto& facts = *analyzed;  // shared with the worker's cache: read only
-  const auto verdict = policy::judge(*guardrails_, *facts, groups_, search_path_);
-  if (verdict.action == policy::Action::kAllow) {
-    // Follow search_path: exactly only for a lone SET/RESET sent outside a transaction block, where it certainly
-    // takes effect and stays; any other change (in a transaction, which may roll it back; in a multi-statement
-    // string; SET LOCAL; set_config) leaves it unknown.
-    for (const auto& f : *facts) {
-      using inspect::sql::SearchPathChange;
-      if (f.search_path_change == SearchPathChange::kNone) continue;
-      const bool exact = simple && facts->size() == 1 && tracker_.transactionStatus() == 'I' &&
-                         tracker_.pendingCount() == 1;  // this Query alone
-      if (exact && f.search_path_change == SearchPathChange::kSet) {
-        search_path_.clear();
-        for (const auto& s : f.search_path) search_path_.push_back(s == "$user" ? upstream_user_ : s);
-      } else if (exact && f.search_path_change == SearchPathChange::kReset) {
-        search_path_ = default_search_path_;
-      } else {
-        search_path_.clear();
-      }
-    }
-    return {};
-  }
-  // A cached statement's facts may come from a text with other literals: a lone statement is shown as sent.
-  const std::string detail =
-      facts->size() > 1 ? fmt::format("Statement {} of {}: {}", verdict.statement + 1, facts->size(),
-                                      shortened((*facts)[verdict.statement].text))
-                        : fmt::format("Statement: {}", shortened(sql));
-  if (verdict.action == policy::Action::kReview) {
-    // Reviews are not served yet: a statement that needs one does not run (fail closed).
-    ctx_.metrics->guardrail_review_total.Increment();
-    spdlog::info("session {}: statement needs review by rule {} (refused: reviews are not available yet)",
-                 session_id_, verdict.rule);
-    return pg::errorResponse("ERROR", pg::sqlstate::kInsufficientPrivilege,
-                             fmt::format("gatehouse: statement needs a review under rule \"{}\": {}", verdict.rule,
-                                         verdict.reason),
-                             detail, "Reviews are not available on this gateway yet; ask an administrator.");
-  }
-  ctx_.metrics->guardrail_denied_total.Increment();
-  spdlog::info("session {}: statement denied by rule {}: {}", session_id_, verdict.rule, verdict.reason);
-  return pg::errorResponse(
-      "ERROR", pg::sqlstate::kInsufficientPrivilege,
-      fmt::format("gatehouse: statement denied by rule \"{}\": {}", verdict.rule, verdict.reason), detail);
 }
 
 net::awaitable<void> PgSession::relayClientToServer() {
@@ -501,11 +472,14 @@ net::awaitable<void> PgSession::relayClientToServer() {
         }
         if (step.kind == pg::StreamScanner::Kind::kPassThrough && step.first && step.type == 'X')
           setCloseReason("client terminated");
-        if (guardrails_ && step.kind == pg::StreamScanner::Kind::kMessage && (step.type == 'Q' || step.type == 'P')) {
+        if (guard_ && step.kind == pg::StreamScanner::Kind::kMessage && (step.type == 'Q' || step.type == 'P')) {
           std::optional<std::string_view> sql;
           if (step.type == 'Q') sql = step.body.substr(0, step.body.find('\0'));
           else sql = parseQuery(step.body);
-          if (auto refusal = sql ? guardrailRefusal(*sql, step.type == 'Q') : std::string(); !refusal.empty()) {
+          // Not in a conditional expression: g++ 12 mishandles the lifetime of a co_await's result there.
+          std::string refusal;
+          if (sql) refusal = co_await guardrailRefusal(*sql, step.type == 'Q');
+          if (!refusal.empty()) {
             // The tracker has recorded the statement as the client wrote it; the server gets one it refuses, and
             // its refusal is replaced by this one on the way back.
             tracker_.replaceErrorOfLast(std::move(refusal));

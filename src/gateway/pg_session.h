@@ -5,7 +5,9 @@
 // States (logged at debug level): kStartup -> kAuthenticating -> kConnectingUpstream -> kRelaying -> kClosed.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <optional>
 #include <memory>
 #include <string>
 
@@ -13,7 +15,7 @@
 #include "gateway/recorder.h"
 #include "gateway/statement_tracker.h"
 #include "net/transport.h"
-#include "policy/guardrails.h"
+#include "gateway/session_guard.h"
 #include "recording/events.h"
 
 namespace gatehouse::gateway {
@@ -45,10 +47,13 @@ class PgSession : public std::enable_shared_from_this<PgSession> {
   net::awaitable<bool> syncRecords();
   // Both: the tracker's output recorded, durable if so configured. false: fail closed.
   net::awaitable<bool> record(TrackerOutput& out);
-  // The guardrails' verdict on the SQL of a Query or Parse: empty when it may run, else the ErrorResponse the
-  // client gets instead (the message itself is then replaced by one the server refuses; see relayClientToServer).
-  // `simple`: a simple Query (else a Parse), which may change the search_path the session follows.
-  std::string guardrailRefusal(std::string_view sql, bool simple);
+  // The guardrails' verdict on the SQL of a Query or Parse, after any wait for a review: empty when it may run,
+  // else the ErrorResponse the client gets instead (the message itself is then replaced by one the server
+  // refuses; see relayClientToServer).
+  net::awaitable<std::string> guardrailRefusal(std::string_view sql, bool simple);
+  // Waits for the decision on a held statement's review, polling the store; cancel and a client that leaves end
+  // the wait.
+  net::awaitable<std::string> holdForReview(const std::string& review_id);
   void closeBoth();
   void setCloseReason(std::string_view reason);
 
@@ -70,12 +75,8 @@ class PgSession : public std::enable_shared_from_this<PgSession> {
   std::string close_reason_;  // the first reason given wins
   const policy::Guardrails* guardrails_ = nullptr;  // the connection's; null: statements are not judged
   std::vector<std::string> groups_;                 // the caller's groups
-  // The schemas unqualified names resolve in, as the gateway follows the session's search_path: the server's at
-  // login, then each SET search_path it can follow exactly; empty once it cannot (the guardrails then take any
-  // schema as possible).
-  std::vector<std::string> search_path_;
-  std::vector<std::string> default_search_path_;
-  std::string upstream_user_;  // what "$user" in a search_path stands for
+  std::optional<SessionGuard> guard_;               // set once relaying, when the connection has guardrails
+  std::shared_ptr<std::atomic<bool>> cancel_requested_ = std::make_shared<std::atomic<bool>>(false);
   bool client_writing_ = false;
   bool closing_ = false;
   uint64_t bytes_from_client_ = 0;

@@ -75,6 +75,17 @@ Result<IssuedToken> issueToken(store::Store& store, std::string_view user, const
 // hashed and the hash looked up in an index, so the lookup's timing can at most reveal something about the
 // hash of the attacker's own guess, and knowing a prefix of a stored SHA-256 does not help find its preimage.
 Result<store::TokenInfo> verifyToken(store::Store& store, std::string_view presented, std::string_view user) {
+  auto info = identifyToken(store, presented);
+  if (!info) {
+    return info.error();
+  }
+  if (info->user != user) {
+    return makeError("token " + info->id + " belongs to user '" + info->user + "', not '" + std::string(user) + "'");
+  }
+  return info;
+}
+
+Result<store::TokenInfo> identifyToken(store::Store& store, std::string_view presented) {
   if (!presented.starts_with(kTokenPrefix)) {
     return makeError("password is not a gatehouse token (no " + std::string(kTokenPrefix) + " prefix)");
   }
@@ -88,9 +99,6 @@ Result<store::TokenInfo> verifyToken(store::Store& store, std::string_view prese
   store::TokenInfo& info = **found;
   if (info.revoked_at_us) {
     return makeError("token " + info.id + " is revoked");
-  }
-  if (info.user != user) {
-    return makeError("token " + info.id + " belongs to user '" + info.user + "', not '" + std::string(user) + "'");
   }
   return std::move(info);
 }

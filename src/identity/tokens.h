@@ -25,6 +25,8 @@ Result<IssuedToken> issueToken(store::Store& store, std::string_view user, const
 // Checks a presented token for `user`. The three failures (unknown, revoked, user mismatch) have distinct messages
 // for the gateway's log; the client must only ever be told that authentication failed.
 Result<store::TokenInfo> verifyToken(store::Store& store, std::string_view presented, std::string_view user);
+// The same, for a token presented on its own (an approver's): whoever it belongs to, if valid and not revoked.
+Result<store::TokenInfo> identifyToken(store::Store& store, std::string_view presented);
 
 // The hash under which a token's secret is stored (lowercase hex SHA-256).
 std::string hashToken(std::string_view secret);

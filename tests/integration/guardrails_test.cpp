@@ -3,6 +3,9 @@
 // usable, with PostgreSQL's own semantics for transactions and pipelines.
 #include <gtest/gtest.h>
 
+#include <future>
+#include <thread>
+
 #include "support/gateway_test.h"
 
 namespace gatehouse::testing {
@@ -33,15 +36,37 @@ constexpr const char* kGuardrails = R"(      default: allow
           review: { approvers: [admins], mode: async }
 )";
 
+// A second connection to the same database whose reviews hold the statement until a decision.
+constexpr const char* kWaitGuardrails = R"(      rules:
+        - name: hold-unfiltered-updates
+          match: { conditions: [update_without_where] }
+          action: review
+          review: { approvers: [admins], mode: wait, timeout: 30s }
+        - name: two-approvers-for-deletes
+          match: { conditions: [delete_without_where] }
+          action: review
+          review: { approvers: [admins], approvals: 2, mode: wait, timeout: 30s }
+        - name: locks-time-out
+          match: { kind: lock }
+          action: review
+          review: { approvers: [admins], mode: wait, timeout: 1s }
+)";
+
 class Guardrails : public GatewaySuiteTest<Guardrails> {
  protected:
   static void SetUpTestSuite() {
     if (!startSuite("guard", [](GatewayOptions& o, const devtools::LocalPostgres&, const std::string&) {
           o.connections.at(0).guardrails_yaml = kGuardrails;
+          auto wait = o.connections.at(0);
+          wait.name = "pg-wait";
+          wait.guardrails_yaml = kWaitGuardrails;
+          o.connections.push_back(wait);
         }))
       return;
     alice_ = issueToken("alice@example.com", {"dev"});
     ann_ = issueToken("ann@example.com", {"dev", "analysts"});
+    bob_ = issueToken("bob@example.com", {"admins"});
+    carol_ = issueToken("carol@example.com", {"admins"});
     auto direct = pgConnect(suite_->directConninfo());
     if (!direct.ok()) {
       error_ = direct.message;
@@ -70,8 +95,40 @@ class Guardrails : public GatewaySuiteTest<Guardrails> {
     return r.ok() ? std::stoi(r.value()) : -1;
   }
 
+  // Review ids waiting now, newest first.
+  static std::vector<std::string> pendingReviews() {
+    std::vector<std::string> ids;
+    auto listed = gateway().cliJson({"reviews"}, {"--json"});
+    if (!listed) return ids;
+    for (const auto& r : listed->as_array()) ids.emplace_back(r.as_object().at("id").as_string());
+    return ids;
+  }
+  static Result<devtools::RunResult> decide(const std::string& verb, const std::string& id, const std::string& token,
+                                            const std::string& reason = {}) {
+    std::vector<std::string> args{id, "--token", token};
+    if (!reason.empty()) {
+      args.push_back("--reason");
+      args.push_back(reason);
+    }
+    return gateway().cli({verb}, args);
+  }
+  static std::string reviewIdIn(const std::string& message) {
+    const auto at = message.find("rev_");
+    return at == std::string::npos ? std::string() : message.substr(at, 20);
+  }
+  // Restores `keep` to its five rows, directly.
+  static void resetKeep() {
+    auto direct = pgConnect(suite_->directConninfo());
+    ASSERT_TRUE(direct.ok());
+    ASSERT_TRUE(pgExec(direct.conn.get(), "DELETE FROM keep; INSERT INTO keep SELECT g, 'v' || g FROM "
+                                          "generate_series(1, 5) g")
+                    .ok());
+  }
+
   static inline std::string alice_;
   static inline std::string ann_;
+  static inline std::string bob_;
+  static inline std::string carol_;
 };
 
 TEST_F(Guardrails, ADeniedStatementGets42501NamingTheRuleAndTheSessionGoesOn) {
@@ -233,14 +290,140 @@ TEST_F(Guardrails, UnqualifiedNamesAreJudgedInTheSessionsSearchPath) {
             "42501");
 }
 
-TEST_F(Guardrails, AStatementThatNeedsAReviewDoesNotRun) {
+TEST_F(Guardrails, AsyncReviewRefusesAtOnceThenRunsTheApprovedStatementOnce) {
+  for (const auto& earlier : pendingReviews()) ASSERT_TRUE(decide("reject", earlier, bob_, "clearing the way"));
   auto conn = connect(alice_);
   ASSERT_TRUE(conn);
-  const auto r = pgExec(conn.get(), "DELETE FROM keep");
-  EXPECT_EQ(r.sqlstate, "42501");
-  EXPECT_NE(r.error.find("review-unfiltered-writes"), std::string::npos) << r.error;
+  const auto held = pgExec(conn.get(), "DELETE FROM keep");
+  EXPECT_EQ(held.sqlstate, "42501");
+  EXPECT_NE(held.error.find("held for review rev_"), std::string::npos) << held.error;
+  EXPECT_NE(held.error.find("review-unfiltered-writes"), std::string::npos) << held.error;
   EXPECT_EQ(keepRows(), 5);
-  EXPECT_TRUE(pgExec(conn.get(), "DELETE FROM keep WHERE id = 999").ok()) << "a filtered delete is allowed";
+  const auto id = reviewIdIn(held.error);
+  ASSERT_FALSE(id.empty());
+  ASSERT_EQ(pendingReviews(), std::vector<std::string>{id});
+  // Sent again before a decision: the same review, not a second one.
+  EXPECT_EQ(reviewIdIn(pgExec(conn.get(), "DELETE FROM keep").error), id);
+  EXPECT_EQ(pendingReviews().size(), 1u);
+
+  auto self = decide("approve", id, alice_);
+  ASSERT_TRUE(self);
+  EXPECT_FALSE(self->status.success());
+  EXPECT_NE(self->err.find("cannot decide their own review"), std::string::npos) << self->err;
+  auto outsider = decide("approve", id, ann_);
+  ASSERT_TRUE(outsider);
+  EXPECT_FALSE(outsider->status.success());
+  EXPECT_NE(outsider->err.find("not in an approver group"), std::string::npos) << outsider->err;
+
+  auto approved = decide("approve", id, bob_, "one-off cleanup");
+  ASSERT_TRUE(approved);
+  ASSERT_TRUE(approved->status.success()) << approved->err;
+  EXPECT_NE(approved->out.find("approved by bob@example.com"), std::string::npos) << approved->out;
+
+  const auto ran = pgExec(conn.get(), "DELETE FROM keep");
+  ASSERT_TRUE(ran.ok()) << ran.error;
+  EXPECT_EQ(ran.tag, "DELETE 5");
+  EXPECT_EQ(keepRows(), 0);
+  resetKeep();
+  const auto again = pgExec(conn.get(), "DELETE FROM keep");
+  EXPECT_EQ(again.sqlstate, "42501") << "an approval runs its statement once";
+  EXPECT_NE(reviewIdIn(again.error), id);
+  EXPECT_EQ(keepRows(), 5);
+  // Only the same text, by the same identity, on the same connection, matches an approval.
+  auto rejected = decide("reject", reviewIdIn(again.error), bob_, "not today");
+  ASSERT_TRUE(rejected);
+  EXPECT_TRUE(rejected->status.success()) << rejected->err;
+  EXPECT_TRUE(pendingReviews().empty());
+  auto all = gateway().cliJson({"reviews"}, {"--all", "--json"});
+  ASSERT_TRUE(all);
+  const auto byId = [&](const std::string& want) -> boost::json::object {
+    for (const auto& r : all->as_array())
+      if (r.as_object().at("id").as_string() == want) return r.as_object();
+    return {};
+  };
+  const auto newest = byId(reviewIdIn(again.error));
+  ASSERT_FALSE(newest.empty());
+  EXPECT_EQ(newest.at("status").as_string(), "rejected");
+  EXPECT_EQ(newest.at("decisions").as_array()[0].as_object().at("reason").as_string(), "not today");
+  const auto oldest = byId(id);
+  ASSERT_FALSE(oldest.empty());
+  EXPECT_EQ(oldest.at("status").as_string(), "used");
+  EXPECT_EQ(oldest.at("requester").as_string(), "alice@example.com");
+  EXPECT_EQ(oldest.at("sql").as_string(), "DELETE FROM keep");
+  EXPECT_EQ(oldest.at("decisions").as_array()[0].as_object().at("approver").as_string(), "bob@example.com");
+  EXPECT_EQ(oldest.at("decisions").as_array()[0].as_object().at("reason").as_string(), "one-off cleanup");
+  EXPECT_TRUE(pgExec(conn.get(), "DELETE FROM keep WHERE id = 999").ok()) << "a filtered delete needs no review";
+}
+
+TEST_F(Guardrails, WaitReviewHoldsTheStatementUntilApproved) {
+  auto conn = connect(alice_);  // pg-main: a statement of the other connection is its own
+  auto waiter = pgConnect(suite_->gateway->conninfo("alice@example.com", alice_, "pg-wait"));
+  ASSERT_TRUE(waiter.ok()) << waiter.message;
+  auto result = std::async(std::launch::async, [&] { return pgExec(waiter.conn.get(), "UPDATE keep SET v = 'held'"); });
+  std::vector<std::string> ids;
+  ASSERT_TRUE(waitUntil([&] { return !(ids = pendingReviews()).empty(); }, std::chrono::seconds(15)));
+  EXPECT_EQ(result.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout) << "held";
+  auto approved = decide("approve", ids[0], bob_);
+  ASSERT_TRUE(approved && approved->status.success()) << (approved ? approved->err : "");
+  const auto r = result.get();
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.tag, "UPDATE 5");
+  EXPECT_TRUE(pgExec(waiter.conn.get(), "SELECT 1").ok());
+  resetKeep();
+}
+
+TEST_F(Guardrails, WaitReviewNeedsEveryApprovalAndARejectionEndsIt) {
+  auto waiter = pgConnect(suite_->gateway->conninfo("alice@example.com", alice_, "pg-wait"));
+  ASSERT_TRUE(waiter.ok()) << waiter.message;
+  auto result = std::async(std::launch::async, [&] { return pgExec(waiter.conn.get(), "DELETE FROM keep"); });
+  std::vector<std::string> ids;
+  ASSERT_TRUE(waitUntil([&] { return !(ids = pendingReviews()).empty(); }, std::chrono::seconds(15)));
+  auto first = decide("approve", ids[0], bob_);
+  ASSERT_TRUE(first && first->status.success());
+  EXPECT_NE(first->out.find("1 of 2 approvals"), std::string::npos) << first->out;
+  EXPECT_EQ(result.wait_for(std::chrono::milliseconds(600)), std::future_status::timeout) << "one of two";
+  auto second = decide("approve", ids[0], carol_);
+  ASSERT_TRUE(second && second->status.success()) << (second ? second->err : "");
+  const auto ran = result.get();
+  ASSERT_TRUE(ran.ok()) << ran.error;
+  EXPECT_EQ(ran.tag, "DELETE 5");
+  resetKeep();
+
+  result = std::async(std::launch::async, [&] { return pgExec(waiter.conn.get(), "DELETE FROM keep"); });
+  ASSERT_TRUE(waitUntil([&] { return !(ids = pendingReviews()).empty(); }, std::chrono::seconds(15)));
+  auto no = decide("reject", ids[0], carol_, "use a WHERE clause");
+  ASSERT_TRUE(no && no->status.success());
+  const auto refused = result.get();
+  EXPECT_EQ(refused.sqlstate, "42501");
+  EXPECT_NE(refused.error.find("rejected by carol@example.com: use a WHERE clause"), std::string::npos)
+      << refused.error;
+  EXPECT_EQ(keepRows(), 5);
+}
+
+TEST_F(Guardrails, WaitReviewTimesOutAndCanBeCancelled) {
+  auto waiter = pgConnect(suite_->gateway->conninfo("alice@example.com", alice_, "pg-wait"));
+  ASSERT_TRUE(waiter.ok()) << waiter.message;
+  ASSERT_TRUE(pgExec(waiter.conn.get(), "BEGIN").ok());
+  const auto timed_out = pgExec(waiter.conn.get(), "LOCK TABLE keep");
+  EXPECT_EQ(timed_out.sqlstate, "57014");
+  EXPECT_NE(timed_out.error.find("was not approved in time"), std::string::npos) << timed_out.error;
+  ASSERT_TRUE(pgExec(waiter.conn.get(), "ROLLBACK").ok());
+
+  auto result = std::async(std::launch::async, [&] { return pgExec(waiter.conn.get(), "UPDATE keep SET v = 'x'"); });
+  std::vector<std::string> ids;
+  ASSERT_TRUE(waitUntil([&] { return !(ids = pendingReviews()).empty(); }, std::chrono::seconds(15)));
+  PGcancel* cancel = PQgetCancel(waiter.conn.get());
+  ASSERT_NE(cancel, nullptr);
+  char err[256];
+  EXPECT_EQ(PQcancel(cancel, err, sizeof err), 1) << err;
+  PQfreeCancel(cancel);
+  const auto cancelled = result.get();
+  EXPECT_EQ(cancelled.sqlstate, "57014");
+  EXPECT_NE(cancelled.error.find("canceling statement due to user request"), std::string::npos) << cancelled.error;
+  EXPECT_TRUE(pgExec(waiter.conn.get(), "SELECT 1").ok()) << "the session goes on";
+  EXPECT_EQ(keepRows(), 5);
+  // The abandoned review can no longer run anything: approving it now changes nothing for this session.
+  ASSERT_TRUE(decide("reject", ids[0], bob_, "cancelled anyway"));
 }
 
 TEST_F(Guardrails, RefusalsAreInTheAudit) {

@@ -1,0 +1,67 @@
+// SessionGuard: the SQL guardrails for one PostgreSQL session. Judges each Query's and Parse's SQL (through the
+// worker's cache of analyzed SQL and the connection's rules), follows the session's search_path, and runs the
+// review side: an approved review lets its statement run once; async mode refuses at once with the review's id;
+// wait mode holds the statement while the session polls holdOutcome(). No I/O but the store.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gateway/metrics.h"
+#include "policy/guardrails.h"
+#include "store/store.h"
+
+namespace gatehouse::gateway {
+
+struct SessionIdentity {
+  std::string session_id;
+  std::string user;
+  std::string connection;
+  std::vector<std::string> groups;
+  std::string upstream_user;  // what "$user" in a search_path stands for
+};
+
+class SessionGuard {
+ public:
+  SessionGuard(const policy::Guardrails& rules, store::Store& store, Metrics& metrics, SessionIdentity who,
+               std::vector<std::string> search_path);
+
+  struct Decision {
+    enum class Kind { kAllow, kRefuse, kHold };
+    Kind kind = Kind::kAllow;
+    std::string refusal;    // kRefuse: the whole ErrorResponse message for the client
+    std::string review_id;  // kHold
+  };
+
+  // `simple`: a simple Query (else a Parse). `lone`: nothing else is in flight and no transaction block is open,
+  // so that a SET search_path in it certainly takes effect and stays.
+  Decision judge(std::string_view sql, bool simple, bool lone);
+
+  // A held statement's review, asked again: nullopt while it waits; an empty string when approved (it may run:
+  // the approval is used now); else the ErrorResponse for the client (rejected, expired, or a store failure).
+  std::optional<std::string> holdOutcome(const std::string& review_id);
+  // The ErrorResponse for a held statement given up (the client cancelled it).
+  std::string cancelled(const std::string& review_id);
+
+  const std::vector<std::string>& searchPath() const { return search_path_; }
+
+ private:
+  Decision review(const policy::Verdict& v, std::string_view sql, const std::string& detail);
+  void followSearchPath(const std::vector<inspect::sql::StatementFacts>& facts, bool simple, bool lone);
+
+  const policy::Guardrails& rules_;
+  store::Store& store_;
+  Metrics& metrics_;
+  SessionIdentity who_;
+  std::vector<std::string> search_path_;  // empty: unknown (any schema)
+  std::vector<std::string> default_search_path_;
+};
+
+// What identifies "the same statement, by the same identity, on the same connection" for an approval:
+// SHA-256 of the three, hex.
+std::string statementHash(std::string_view user, std::string_view connection, std::string_view sql);
+
+}  // namespace gatehouse::gateway
