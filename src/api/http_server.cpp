@@ -13,6 +13,13 @@
 #include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
+#include <variant>
+
+#include "api/review_json.h"
+#include "identity/tokens.h"
+
 namespace gatehouse::api {
 namespace {
 
@@ -27,6 +34,98 @@ Response json(http::status status, const boost::json::value& body, unsigned vers
   res.body() = boost::json::serialize(body);
   res.prepare_payload();
   return res;
+}
+
+int64_t nowUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The caller, from `Authorization: Bearer TOKEN` (an access token); else the 401 to send.
+std::variant<store::TokenInfo, Response> caller(const Request& req, const ApiContext& ctx) {
+  const auto header = req[http::field::authorization];
+  const std::string_view value(header.data(), header.size());
+  constexpr std::string_view kBearer = "Bearer ";
+  auto unauthorized = [&](std::string why) {
+    auto res = json(http::status::unauthorized, {{"error", std::move(why)}}, req.version(), req.keep_alive());
+    res.set(http::field::www_authenticate, "Bearer");
+    return res;
+  };
+  if (!value.starts_with(kBearer)) return unauthorized("send your access token as Authorization: Bearer TOKEN");
+  auto who = identity::identifyToken(*ctx.store, value.substr(kBearer.size()));
+  if (!who) {
+    spdlog::info("api: token refused: {}", who.error().message);
+    return unauthorized("the token was refused");
+  }
+  return std::move(*who);
+}
+
+bool mayView(const store::ReviewRow& r, const store::TokenInfo& who) {
+  if (r.request.requester == who.user) return true;
+  const auto& approvers = r.request.approver_groups;
+  return std::any_of(who.groups.begin(), who.groups.end(), [&](const std::string& g) {
+    return std::find(approvers.begin(), approvers.end(), g) != approvers.end();
+  });
+}
+
+// /api/reviews, /api/reviews/ID, /api/reviews/ID/approve, /api/reviews/ID/reject.
+Response reviewsApi(const Request& req, std::string_view path, std::string_view query, const ApiContext& ctx) {
+  const auto v = req.version();
+  const auto ka = req.keep_alive();
+  if (!ctx.store) return json(http::status::service_unavailable, {{"error", "no store"}}, v, ka);
+  auto who_or = caller(req, ctx);
+  if (auto* res = std::get_if<Response>(&who_or)) return std::move(*res);
+  const auto& who = std::get<store::TokenInfo>(who_or);
+  const bool get = req.method() == http::verb::get;
+  const bool post = req.method() == http::verb::post;
+  std::string_view rest = path.substr(std::string_view("/api/reviews").size());
+  if (rest.empty() || rest == "/") {
+    if (!get) return json(http::status::method_not_allowed, {{"error", "use GET"}}, v, ka);
+    const bool all = query.find("all=1") != std::string_view::npos || query.find("all=true") != std::string_view::npos;
+    auto listed = ctx.store->listReviews(!all, nowUs());
+    if (!listed) return json(http::status::service_unavailable, {{"error", listed.error().message}}, v, ka);
+    boost::json::array out;
+    for (const auto& r : *listed)
+      if (mayView(r, who)) out.emplace_back(reviewToJson(r));
+    return json(http::status::ok, out, v, ka);
+  }
+  rest.remove_prefix(1);
+  const auto slash = rest.find('/');
+  const std::string id(rest.substr(0, slash));
+  const std::string_view action = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+  auto found = ctx.store->getReview(id, nowUs());
+  if (!found) return json(http::status::service_unavailable, {{"error", found.error().message}}, v, ka);
+  if (!*found || !mayView(**found, who))
+    return json(http::status::not_found, {{"error", "no review " + id + " that you may see"}}, v, ka);
+  if (action.empty()) {
+    if (!get) return json(http::status::method_not_allowed, {{"error", "use GET"}}, v, ka);
+    return json(http::status::ok, reviewToJson(**found), v, ka);
+  }
+  if (action != "approve" && action != "reject")
+    return json(http::status::not_found, {{"error", fmt::format("no such endpoint: {}", path)}}, v, ka);
+  if (!post) return json(http::status::method_not_allowed, {{"error", "use POST"}}, v, ka);
+  std::string reason;
+  if (!req.body().empty()) {
+    boost::system::error_code ec;
+    auto body = boost::json::parse(req.body(), ec);
+    const auto* o = ec ? nullptr : body.if_object();
+    const auto* r = o ? o->if_contains("reason") : nullptr;
+    if (!o || (r && !r->is_string()))
+      return json(http::status::bad_request, {{"error", "the body must be a JSON object such as {\"reason\": \"...\"}"}},
+                  v, ka);
+    if (r) reason = std::string(r->get_string());
+  }
+  const bool approve = action == "approve";
+  if (!approve && reason.empty())
+    return json(http::status::bad_request, {{"error", "a rejection needs a reason (the requester sees it)"}}, v, ka);
+  if ((*found)->status != store::kReviewPending)
+    return json(http::status::conflict,
+                {{"error", "review " + id + " is " + (*found)->status + ", not pending"}, {"status", (*found)->status}},
+                v, ka);
+  auto decided = ctx.store->decideReview(id, who.user, who.groups, approve, reason, nowUs());
+  if (!decided) return json(http::status::forbidden, {{"error", decided.error().message}}, v, ka);
+  spdlog::info("api: review {} {} by {}", id, approve ? "approved" : "rejected", who.user);
+  return json(http::status::ok, reviewToJson(*decided), v, ka);
 }
 
 }  // namespace
@@ -51,6 +150,10 @@ Response handleRequest(const Request& req, const ApiContext& ctx) {
     res.body() = prometheus::TextSerializer().Serialize(ctx.metrics->registry->Collect());
     res.prepare_payload();
     return res;
+  }
+  if (path == "/api/reviews" || path.starts_with("/api/reviews/")) {
+    const auto q = target.find('?');
+    return reviewsApi(req, path, q == std::string_view::npos ? std::string_view() : target.substr(q + 1), ctx);
   }
   return json(http::status::not_found, {{"error", fmt::format("no such endpoint: {}", path)}}, req.version(),
               req.keep_alive());

@@ -1,4 +1,5 @@
-// HttpServer: the gateway's HTTP listener: /healthz and Prometheus /metrics (later: the REST API and web UI).
+// HttpServer: the gateway's HTTP listener: /healthz, Prometheus /metrics, and the review API (/api/reviews:
+// list, show, approve, reject, as the owner of the bearer token). Later: the rest of the REST API and the web UI.
 // Requests are turned into responses by a pure function (handleRequest) that never touches a socket.
 #pragma once
 
@@ -13,6 +14,7 @@
 #include "core/config.h"
 #include "core/result.h"
 #include "gateway/metrics.h"
+#include "store/store.h"
 #include "net/asio.h"
 
 namespace gatehouse::api {
@@ -23,6 +25,7 @@ using Response = http::response<http::string_body>;
 
 struct ApiContext {
   gateway::Metrics* metrics = nullptr;
+  store::Store* store = nullptr;  // reviews; null: the review endpoints answer 503
   std::function<bool()> recording_healthy;  // false: the event log cannot be written
 };
 

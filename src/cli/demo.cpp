@@ -130,7 +130,7 @@ connections:
         - name: unfiltered-writes-need-review
           match: {{ conditions: [update_without_where, delete_without_where] }}
           action: review
-          review: {{ approvers: [admins], mode: async, window: 1h }}
+          review: {{ approvers: [admins], mode: async, timeout: 1h, window: 1h }}
 )",
                        options.port, options.http_port, server.port());
   }
@@ -142,6 +142,7 @@ connections:
     return 1;
   }
   std::string token;
+  std::string admin_token;
   {
     std::error_code ec;
     fs::create_directories(config->data_dir, ec);
@@ -156,6 +157,12 @@ connections:
       return 1;
     }
     token = issued->secret;
+    auto admin = identity::issueToken(**store, "admin@example.com", {"admins"});
+    if (!admin) {
+      std::cerr << "demo: " << admin.error().message << "\n";
+      return 1;
+    }
+    admin_token = admin->secret;
   }
 
   auto runtime = Runtime::start(*config);
@@ -173,6 +180,10 @@ connections:
             << "The guardrails refuse DROP, TRUNCATE, ALTER SYSTEM, COPY ... PROGRAM, SET ROLE, procedural code and\n"
             << "dangerous functions; UPDATE/DELETE without WHERE needs a review. Try, in psql:\n"
             << "  DROP TABLE customers;\n  SELECT pg_read_file('/etc/passwd');\n  DELETE FROM orders;\n\n"
+            << "The DELETE is held for review. As the demo's approver (admin@example.com, group admins):\n"
+            << fmt::format("  gatehouse reviews -c {}\n  gatehouse approve REVIEW_ID -c {} --token {}\n",
+                           config_path.string(), config_path.string(), admin_token)
+            << "then send the same DELETE again: it runs, once.\n\n"
             << "Then see what was recorded:\n"
             << fmt::format("  gatehouse audit -c {}\n  gatehouse sessions -c {}\n", config_path.string(),
                            config_path.string())

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "cli/record_format.h"
+#include "api/review_json.h"
 #include "identity/tokens.h"
 #include "recording/indexer.h"
 #include "store/sqlite_store.h"
@@ -262,44 +263,6 @@ int runAudit(const core::Config& config, const AuditQuery& query, bool json) {
   return 0;
 }
 
-namespace {
-
-json::array names(const std::vector<std::string>& v) {
-  json::array a;
-  for (const auto& n : v) a.emplace_back(n);
-  return a;
-}
-
-json::value reviewJson(const store::ReviewRow& r) {
-  json::array decisions;
-  for (const auto& d : r.decisions) {
-    decisions.emplace_back(json::object{{"approver", d.approver},
-                                        {"decision", d.approved ? "approve" : "reject"},
-                                        {"reason", d.reason},
-                                        {"decided_at", isoUtc(d.decided_at_us, true)}});
-  }
-  return json::object{{"id", r.id},
-                       {"status", r.status},
-                       {"requester", r.request.requester},
-                       {"requester_groups", names(r.request.requester_groups)},
-                       {"connection", r.request.connection},
-                       {"session_id", r.request.session_id},
-                       {"sql", r.request.sql},
-                       {"rule", r.request.rule},
-                       {"reason", r.request.reason},
-                       {"mode", r.request.mode},
-                       {"approver_groups", names(r.request.approver_groups)},
-                       {"approvals_needed", r.request.approvals_needed},
-                       {"created_at", isoUtc(r.created_at_us, true)},
-                       {"decide_by", isoUtc(r.request.decide_by_us, true)},
-                       {"decided_at", optionalTime(r.decided_at_us)},
-                       {"usable_until", optionalTime(r.usable_until_us)},
-                       {"used_at", optionalTime(r.used_at_us)},
-                       {"decisions", std::move(decisions)}};
-}
-
-}  // namespace
-
 int runReviews(const core::Config& config, bool all, bool json) {
   auto s = openStore(config);
   if (!s) return 1;
@@ -310,7 +273,7 @@ int runReviews(const core::Config& config, bool all, bool json) {
   }
   if (json) {
     json::array out;
-    for (const auto& r : *reviews) out.emplace_back(reviewJson(r));
+    for (const auto& r : *reviews) out.emplace_back(api::reviewToJson(r));
     printJson(out);
     return 0;
   }
@@ -354,7 +317,7 @@ int runDecideReview(const core::Config& config, const std::string& id, bool appr
     return 1;
   }
   if (json) {
-    printJson(reviewJson(*decided));
+    printJson(api::reviewToJson(*decided));
     return 0;
   }
   const auto approvals = std::count_if(decided->decisions.begin(), decided->decisions.end(),

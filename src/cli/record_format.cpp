@@ -13,9 +13,6 @@ namespace {
 
 constexpr int64_t kUsPerSecond = 1000000;
 
-// Floor division, so that times before 1970 still split into a second and a non-negative fraction.
-int64_t floorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0)) ? 1 : 0); }
-
 bool digits(std::string_view s, size_t pos, size_t n, int& out) {
   if (pos + n > s.size()) {
     return false;
@@ -79,17 +76,6 @@ bool isUnsafe(char32_t cp) {
 }
 
 }  // namespace
-
-std::string isoUtc(int64_t us, bool micros) {
-  const int64_t secs = floorDiv(us, kUsPerSecond);
-  const int64_t frac = us - secs * kUsPerSecond;
-  const auto t = static_cast<std::time_t>(secs);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return micros ? fmt::format("{}.{:06}Z", buf, frac) : fmt::format("{}Z", buf);
-}
 
 Result<int64_t> parseSince(std::string_view text, int64_t now_us) {
   const auto bad = [&] {

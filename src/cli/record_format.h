@@ -8,11 +8,11 @@
 #include <vector>
 
 #include "core/result.h"
+#include "core/time_format.h"
 
 namespace gatehouse::cli {
 
-// 2024-05-01T12:34:56.123456Z (micros = true) or 2024-05-01T12:34:56Z.
-std::string isoUtc(int64_t us, bool micros);
+using core::isoUtc;
 // "2024-05-01", "2024-05-01T12:00[:00][Z]" (UTC), or an age before now_us: "<n>s", "<n>m", "<n>h", "<n>d".
 Result<int64_t> parseSince(std::string_view text, int64_t now_us);
 // 850us, 12.3ms, 4.20s, 3m05s, 2h07m

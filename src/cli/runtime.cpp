@@ -82,7 +82,7 @@ class GatewayRuntime final : public Runtime {
       if (auto r = server_->start(); !r) return r;
     }
     if (config_.http_listener.enabled) {
-      api::ApiContext api{.metrics = &metrics_, .recording_healthy = [this] {
+      api::ApiContext api{.metrics = &metrics_, .store = store_.get(), .recording_healthy = [this] {
                             return std::all_of(logs_.begin(), logs_.end(), [](const auto& l) { return l->healthy(); });
                           }};
       http_ = std::make_unique<api::HttpServer>(config_.http_listener, std::move(api));

@@ -426,6 +426,55 @@ TEST_F(Guardrails, WaitReviewTimesOutAndCanBeCancelled) {
   ASSERT_TRUE(decide("reject", ids[0], bob_, "cancelled anyway"));
 }
 
+TEST_F(Guardrails, TheHttpApiListsAndDecidesReviews) {
+  for (const auto& earlier : pendingReviews()) ASSERT_TRUE(decide("reject", earlier, bob_, "clearing the way"));
+  auto conn = connect(alice_);
+  ASSERT_TRUE(conn);
+  const auto id = reviewIdIn(pgExec(conn.get(), "UPDATE keep SET v = 'api'").error);
+  ASSERT_FALSE(id.empty());
+  const auto port = gateway().httpPort();
+  auto call = [&](const std::string& method, const std::string& target, const std::string& token,
+                  const std::string& body = {}) {
+    std::vector<std::string> headers;
+    if (!token.empty()) headers.push_back("Authorization: Bearer " + token);
+    if (!body.empty()) headers.push_back("Content-Type: application/json");
+    auto r = httpRequest("127.0.0.1", port, method, target, headers, body);
+    EXPECT_TRUE(r) << (r ? "" : r.error().message);
+    return r ? *r : HttpResponse{};
+  };
+  EXPECT_EQ(call("GET", "/api/reviews", "").status, 401);
+  EXPECT_EQ(call("GET", "/api/reviews", "gh_not_a_token").status, 401);
+  auto listed = call("GET", "/api/reviews", bob_);
+  ASSERT_EQ(listed.status, 200) << listed.body;
+  EXPECT_EQ(listed.headers["content-type"], "application/json");
+  auto reviews = boost::json::parse(listed.body).as_array();
+  ASSERT_EQ(reviews.size(), 1u) << listed.body;
+  EXPECT_EQ(reviews[0].as_object().at("id").as_string(), id);
+  EXPECT_EQ(reviews[0].as_object().at("sql").as_string(), "UPDATE keep SET v = 'api'");
+  EXPECT_EQ(boost::json::parse(call("GET", "/api/reviews", ann_).body).as_array().size(), 0u)
+      << "neither requester nor approver: sees nothing";
+  EXPECT_EQ(call("GET", "/api/reviews/" + id, ann_).status, 404);
+  EXPECT_EQ(call("GET", "/api/reviews/" + id, alice_).status, 200) << "the requester sees their own";
+
+  auto self = call("POST", "/api/reviews/" + id + "/approve", alice_);
+  EXPECT_EQ(self.status, 403);
+  EXPECT_NE(self.body.find("cannot decide their own review"), std::string::npos) << self.body;
+  EXPECT_EQ(call("POST", "/api/reviews/" + id + "/reject", bob_).status, 400) << "a rejection needs a reason";
+  EXPECT_EQ(call("POST", "/api/reviews/" + id + "/approve", bob_, "not json").status, 400);
+  EXPECT_EQ(call("GET", "/api/reviews/" + id + "/approve", bob_).status, 405);
+  auto approved = call("POST", "/api/reviews/" + id + "/approve", bob_, R"({"reason": "fine by me"})");
+  ASSERT_EQ(approved.status, 200) << approved.body;
+  const auto body = boost::json::parse(approved.body).as_object();
+  EXPECT_EQ(body.at("status").as_string(), "approved");
+  EXPECT_EQ(body.at("decisions").as_array()[0].as_object().at("reason").as_string(), "fine by me");
+  EXPECT_EQ(call("POST", "/api/reviews/" + id + "/approve", carol_).status, 409) << "already decided";
+
+  const auto ran = pgExec(conn.get(), "UPDATE keep SET v = 'api'");
+  ASSERT_TRUE(ran.ok()) << ran.error;
+  EXPECT_EQ(ran.tag, "UPDATE 5");
+  resetKeep();
+}
+
 TEST_F(Guardrails, RefusalsAreInTheAudit) {
   auto conn = connect(alice_);
   ASSERT_TRUE(conn);

@@ -214,16 +214,25 @@ std::string queryMessage(const std::string& sql) {
 
 Result<HttpResponse> httpGet(const std::string& host, uint16_t port, const std::string& target,
                              std::chrono::milliseconds timeout) {
+  return httpRequest(host, port, "GET", target, {}, {}, timeout);
+}
+
+Result<HttpResponse> httpRequest(const std::string& host, uint16_t port, const std::string& method,
+                                 const std::string& target, const std::vector<std::string>& headers,
+                                 const std::string& body, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   auto sock = RawSocket::connect(host, port, timeout);
   if (!sock) return sock.error();
-  std::string request = "GET " + target + " HTTP/1.1\r\nHost: " + host + ":" + std::to_string(port) +
-                        "\r\nConnection: close\r\nAccept: */*\r\n\r\n";
+  std::string request = method + " " + target + " HTTP/1.1\r\nHost: " + host + ":" + std::to_string(port) +
+                        "\r\nConnection: close\r\nAccept: */*\r\n";
+  for (const auto& h : headers) request += h + "\r\n";
+  if (!body.empty() || method == "POST") request += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  request += "\r\n" + body;
   if (auto r = sock->sendAll(request); !r) return r.error();
   std::string raw;
   for (;;) {
     auto chunk = sock->readSome(std::chrono::milliseconds(std::max(1, msLeft(deadline))));
-    if (!chunk) return makeError("HTTP GET " + target + ": " + chunk.error().message);
+    if (!chunk) return makeError("HTTP " + method + " " + target + ": " + chunk.error().message);
     if (chunk->empty()) break;
     raw += *chunk;
   }
@@ -246,21 +255,21 @@ Result<HttpResponse> httpGet(const std::string& host, uint16_t port, const std::
     }
     pos = eol + 2;
   }
-  std::string body = raw.substr(head_end + 4);
+  std::string payload = raw.substr(head_end + 4);
   if (resp.headers["transfer-encoding"] == "chunked") {
     std::string decoded;
     size_t p = 0;
-    while (p < body.size()) {
-      size_t eol = body.find("\r\n", p);
+    while (p < payload.size()) {
+      size_t eol = payload.find("\r\n", p);
       if (eol == std::string::npos) break;
-      size_t n = std::stoul(body.substr(p, eol - p), nullptr, 16);
+      size_t n = std::stoul(payload.substr(p, eol - p), nullptr, 16);
       if (n == 0) break;
-      decoded += body.substr(eol + 2, n);
+      decoded += payload.substr(eol + 2, n);
       p = eol + 2 + n + 2;
     }
-    body = decoded;
+    payload = decoded;
   }
-  resp.body = std::move(body);
+  resp.body = std::move(payload);
   return resp;
 }
 

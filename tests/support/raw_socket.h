@@ -70,6 +70,11 @@ struct HttpResponse {
   std::string body;
   std::map<std::string, std::string> headers;  // lower-case names
 };
+// One HTTP/1.1 request (Connection: close) with extra header lines ("Name: value") and a body.
+Result<HttpResponse> httpRequest(const std::string& host, uint16_t port, const std::string& method,
+                                 const std::string& target, const std::vector<std::string>& headers,
+                                 const std::string& body,
+                                 std::chrono::milliseconds timeout = std::chrono::seconds(10));
 Result<HttpResponse> httpGet(const std::string& host, uint16_t port, const std::string& target,
                              std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
