@@ -18,6 +18,7 @@
 #include "api/http_server.h"
 #include "gateway/context.h"
 #include "gateway/server.h"
+#include "api/webhook_notifier.h"
 #include "policy/guardrails_config.h"
 #include "net/tls_cert.h"
 #include "recording/event_log.h"
@@ -71,6 +72,7 @@ class GatewayRuntime final : public Runtime {
 
     if (auto r = setupTls(); !r) return r;
     if (auto r = setupUpstreams(); !r) return r;
+    if (auto r = setupNotifier(); !r) return r;
 
     ctx_.config = &config_;
     ctx_.store = store_.get();
@@ -103,6 +105,10 @@ class GatewayRuntime final : public Runtime {
       indexer_thread_.request_stop();
       indexer_thread_.join();
     }
+    if (notifier_thread_.joinable()) {
+      notifier_thread_.request_stop();
+      notifier_thread_.join();
+    }
   }
 
  private:
@@ -123,6 +129,34 @@ class GatewayRuntime final : public Runtime {
     tls_->use_certificate_chain_file(cert.string(), ec);
     if (!ec) tls_->use_private_key_file(key.string(), net::ssl::context::pem, ec);
     if (ec) return makeError(fmt::format("TLS certificate {} / key {}: {}", cert.string(), key.string(), ec.message()));
+    return {};
+  }
+
+  // Review notifications: a thread that delivers the store's outbox to the configured webhooks.
+  Result<void> setupNotifier() {
+    if (config_.webhooks.empty()) return {};
+    std::optional<vault::MasterKey> master;
+    if (config_.master_key) {
+      auto k = vault::loadMasterKey(*config_.master_key);
+      if (!k) return makeError("vault.master_key: " + k.error().message);
+      master = std::move(*k);
+    }
+    std::vector<api::WebhookTarget> targets;
+    for (std::size_t i = 0; i < config_.webhooks.size(); ++i) {
+      const auto& w = config_.webhooks[i];
+      api::WebhookTarget t{.url = w.url, .secret = {}};
+      if (w.secret) {
+        auto secret = vault::resolveSecret(*w.secret, master ? &*master : nullptr);
+        if (!secret) return makeError(fmt::format("notifications.webhooks[{}].secret: {}", i, secret.error().message));
+        t.secret = std::move(*secret);
+      }
+      targets.push_back(std::move(t));
+    }
+    notifier_ = std::make_unique<api::WebhookNotifier>(*store_, std::move(targets));
+    notifier_thread_ = std::jthread([this](std::stop_token stop) {
+      ::pthread_setname_np(::pthread_self(), "gh-notifier");
+      notifier_->run(stop, std::chrono::milliseconds(500));
+    });
     return {};
   }
 
@@ -160,6 +194,8 @@ class GatewayRuntime final : public Runtime {
   std::vector<std::unique_ptr<recording::EventLog>> logs_;  // outlive the server, whose workers write them
   std::unique_ptr<recording::Indexer> indexer_;
   std::jthread indexer_thread_;
+  std::unique_ptr<api::WebhookNotifier> notifier_;
+  std::jthread notifier_thread_;
   std::unique_ptr<net::ssl::context> tls_;
   gateway::Metrics metrics_;
   gateway::CancelRegistry cancels_;

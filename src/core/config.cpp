@@ -244,7 +244,23 @@ Config parse(const YAML::Node& root, const fs::path& base) {
   Config cfg;
   if (!root || root.IsNull()) fail("config", "the file is empty");
   onlyKeys(root, "config", {"data_dir", "listeners", "workers", "tls", "store", "recording", "vault",
-                            "startup_timeout_ms", "connections"});
+                            "startup_timeout_ms", "connections", "notifications"});
+  if (const auto n = root["notifications"]) {
+    onlyKeys(n, "notifications", {"webhooks"});
+    const auto hooks = n["webhooks"];
+    if (hooks && !hooks.IsSequence()) fail("notifications.webhooks", "expected a list");
+    for (std::size_t i = 0; hooks && i < hooks.size(); ++i) {
+      const std::string where = fmt::format("notifications.webhooks[{}]", i);
+      onlyKeys(hooks[i], where, {"url", "secret"});
+      Webhook w;
+      if (!hooks[i]["url"]) fail(where, "a webhook needs a 'url'");
+      w.url = scalar(hooks[i]["url"], where + ".url");
+      if (!w.url.starts_with("http://") && !w.url.starts_with("https://"))
+        fail(where + ".url", fmt::format("'{}' is not an http:// or https:// URL", w.url));
+      if (hooks[i]["secret"]) w.secret = secretRef(hooks[i]["secret"], where + ".secret", base);
+      cfg.webhooks.push_back(std::move(w));
+    }
+  }
   cfg.data_dir = root["data_dir"] ? path(root["data_dir"], "data_dir", base) : (base / "gatehouse-data");
   if (const auto l = root["listeners"]) {
     onlyKeys(l, "listeners", {"postgres", "http"});

@@ -66,6 +66,12 @@ struct PostgresConnection {
   std::optional<GuardrailsConfig> guardrails;  // absent: statements are recorded, not judged
 };
 
+// Where review notifications go: a JSON POST per event, signed with HMAC-SHA256 of the body under `secret`.
+struct Webhook {
+  std::string url;  // http:// or https://
+  std::optional<SecretRef> secret;  // absent: unsigned (the receiver cannot tell it is the gateway)
+};
+
 struct Listener {
   std::string address = "127.0.0.1";
   uint16_t port = 0;  // 0 = pick a free port (tests)
@@ -87,6 +93,7 @@ struct Config {
   std::optional<SecretRef> master_key;   // key that unseals sealed_file secrets
   uint32_t startup_timeout_ms = 30000;
   std::vector<PostgresConnection> connections;
+  std::vector<Webhook> webhooks;  // notifications.webhooks
 
   const PostgresConnection* findConnection(std::string_view name) const;
 };

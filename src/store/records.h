@@ -116,6 +116,16 @@ struct ReviewRow {
   std::vector<ReviewDecision> decisions;
 };
 
+// An event to notify (webhooks), kept until delivered: written in the same transaction as what it reports, by
+// whichever process made the change (the gateway, the CLI, the API), and delivered by the gateway's notifier.
+struct Notification {
+  int64_t id = 0;
+  std::string event;      // "review.created", "review.approved", "review.rejected", "review.decision"
+  std::string review_id;  // the review it is about
+  int64_t created_at_us = 0;
+  int attempts = 0;
+};
+
 // One change from the event log: a SessionRow opens a session, a StatementRow starts a statement (status
 // "running"), a StatementEnd completes it, a SessionEnd completes the session. A StatementRow whose status is
 // already "ok" or "error" carries its end too (the indexer merges a start and an end read in the same batch, to

@@ -97,11 +97,23 @@ Result<std::optional<ReviewRow>> one(Database& db, const std::string& where, con
   return std::optional<ReviewRow>(std::move(rows->front()));
 }
 
+Result<void> notify(Database& db, std::string_view event, std::string_view review_id, int64_t now_us) {
+  auto q = db.query(
+      "INSERT INTO notifications (event, review_id, created_at_us, next_attempt_us) VALUES (?1, ?2, ?3, ?3)");
+  if (!q) return q.error();
+  q->bind(1, event);
+  q->bind(2, review_id);
+  q->bind(3, now_us);
+  return q->run();
+}
+
 }  // namespace
 
 Result<ReviewRow> createReview(Database& db, const NewReview& review, int64_t now_us) {
   auto id = newId("rev_");
   if (!id) return id.error();
+  auto txn = Transaction::begin(db);
+  if (!txn) return txn.error();
   auto q = db.query(
       "INSERT INTO reviews (review_id, status, requester, requester_groups, connection, session_id, sql_text, "
       "statement_hash, rule, reason, mode, approver_groups, approvals_needed, window_us, created_at_us, "
@@ -123,6 +135,8 @@ Result<ReviewRow> createReview(Database& db, const NewReview& review, int64_t no
   q->bind(14, now_us);
   q->bind(15, review.decide_by_us);
   if (auto r = q->run(); !r) return r.error();
+  if (auto r = notify(db, "review.created", *id, now_us); !r) return r.error();
+  if (auto r = txn->commit(); !r) return r.error();
   return ReviewRow{.id = std::move(*id), .status = std::string(kReviewPending), .request = review,
                    .created_at_us = now_us, .decided_at_us = {}, .usable_until_us = {}, .used_at_us = {},
                    .decisions = {}};
@@ -198,6 +212,10 @@ Result<ReviewRow> decideReview(Database& db, std::string_view id, std::string_vi
     q->bind(4, review.usable_until_us);
     if (auto r = q->run(); !r) return r.error();
   }
+  const std::string_view event = review.status == kReviewApproved   ? "review.approved"
+                                 : review.status == kReviewRejected ? "review.rejected"
+                                                                    : "review.decision";
+  if (auto r = notify(db, event, review.id, now_us); !r) return r.error();
   if (auto r = txn->commit(); !r) return r.error();
   return review;
 }
@@ -231,6 +249,43 @@ Result<void> markReviewUsed(Database& db, std::string_view id, int64_t now_us) {
   if (auto r = q->run(); !r) return r;
   if (db.changes() != 1) return makeError("review " + std::string(id) + " is not approved (or was used already)");
   return {};
+}
+
+Result<std::vector<Notification>> dueNotifications(Database& db, int64_t now_us, std::size_t limit) {
+  auto q = db.query(
+      "SELECT notification_id, event, review_id, created_at_us, attempts FROM notifications "
+      "WHERE delivered_at_us IS NULL AND gave_up = 0 AND next_attempt_us <= ?1 ORDER BY notification_id LIMIT ?2");
+  if (!q) return q.error();
+  q->bind(1, now_us);
+  q->bind(2, static_cast<int64_t>(limit));
+  std::vector<Notification> out;
+  for (;;) {
+    auto row = q->step();
+    if (!row) return row.error();
+    if (!*row) return out;
+    out.push_back(Notification{.id = q->integer(0), .event = q->text(1), .review_id = q->text(2),
+                               .created_at_us = q->integer(3), .attempts = static_cast<int>(q->integer(4))});
+  }
+}
+
+Result<void> notificationDelivered(Database& db, int64_t id, int64_t now_us) {
+  auto q = db.query("UPDATE notifications SET delivered_at_us = ?2, attempts = attempts + 1 WHERE notification_id = ?1");
+  if (!q) return q.error();
+  q->bind(1, id);
+  q->bind(2, now_us);
+  return q->run();
+}
+
+Result<void> notificationFailed(Database& db, int64_t id, std::string_view error, std::optional<int64_t> retry_at_us) {
+  auto q = db.query(
+      "UPDATE notifications SET attempts = attempts + 1, last_error = ?2, next_attempt_us = COALESCE(?3, "
+      "next_attempt_us), gave_up = ?4 WHERE notification_id = ?1");
+  if (!q) return q.error();
+  q->bind(1, id);
+  q->bind(2, error);
+  q->bind(3, retry_at_us);
+  q->bind(4, int64_t{retry_at_us ? 0 : 1});
+  return q->run();
 }
 
 }  // namespace gatehouse::store::sqlite

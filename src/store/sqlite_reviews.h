@@ -23,4 +23,8 @@ Result<std::optional<ReviewRow>> findPendingReview(Database& db, std::string_vie
 Result<std::optional<ReviewRow>> claimApprovedReview(Database& db, std::string_view statement_hash, int64_t now_us);
 Result<void> markReviewUsed(Database& db, std::string_view id, int64_t now_us);
 
+Result<std::vector<Notification>> dueNotifications(Database& db, int64_t now_us, std::size_t limit);
+Result<void> notificationDelivered(Database& db, int64_t id, int64_t now_us);
+Result<void> notificationFailed(Database& db, int64_t id, std::string_view error, std::optional<int64_t> retry_at_us);
+
 }  // namespace gatehouse::store::sqlite

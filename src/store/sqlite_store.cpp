@@ -26,7 +26,7 @@ using sqlite::Transaction;
 // Versioned migrations: entry N-1 takes the schema from version N-1 to N. Append only; never edit a released one.
 // Column names avoid words reserved in SQLite or PostgreSQL (user, rows, offset, groups) so that the PostgreSQL
 // store can keep the same schema.
-constexpr std::array<const char*, 2> kMigrations = {
+constexpr std::array<const char*, 3> kMigrations = {
     R"sql(
 CREATE TABLE tokens (
   id            TEXT PRIMARY KEY,
@@ -105,6 +105,20 @@ CREATE TABLE review_decisions (
   decided_at_us INTEGER NOT NULL,
   PRIMARY KEY (review_id, approver)
 );
+)sql",
+    R"sql(
+CREATE TABLE notifications (
+  notification_id INTEGER PRIMARY KEY AUTOINCREMENT,
+  event           TEXT NOT NULL,
+  review_id       TEXT NOT NULL,
+  created_at_us   INTEGER NOT NULL,
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  next_attempt_us INTEGER NOT NULL,
+  delivered_at_us INTEGER,
+  gave_up         INTEGER NOT NULL DEFAULT 0,
+  last_error      TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX notifications_due ON notifications (next_attempt_us) WHERE delivered_at_us IS NULL AND gave_up = 0;
 )sql",
 };
 
@@ -424,6 +438,19 @@ class SqliteStore final : public Store {
   Result<void> markReviewUsed(std::string_view id, int64_t now_us) override {
     std::lock_guard lock(mu_);
     return sqlite::markReviewUsed(*db_, id, now_us);
+  }
+
+  Result<std::vector<Notification>> dueNotifications(int64_t now_us, std::size_t limit) override {
+    std::lock_guard lock(mu_);
+    return sqlite::dueNotifications(*db_, now_us, limit);
+  }
+  Result<void> notificationDelivered(int64_t id, int64_t now_us) override {
+    std::lock_guard lock(mu_);
+    return sqlite::notificationDelivered(*db_, id, now_us);
+  }
+  Result<void> notificationFailed(int64_t id, std::string_view error, std::optional<int64_t> retry_at_us) override {
+    std::lock_guard lock(mu_);
+    return sqlite::notificationFailed(*db_, id, error, retry_at_us);
   }
 
   Result<uint64_t> getLogOffset(std::string_view log_name) override {

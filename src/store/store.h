@@ -49,6 +49,13 @@ class Store {
   // Marks an approved review used (a held statement, released to run).
   virtual Result<void> markReviewUsed(std::string_view id, int64_t now_us) = 0;
 
+  // Notifications: created with the review changes above (review.created; review.decision for an approval that
+  // does not yet decide; review.approved; review.rejected). Due: not delivered, not given up, next attempt <= now.
+  virtual Result<std::vector<Notification>> dueNotifications(int64_t now_us, std::size_t limit) = 0;
+  virtual Result<void> notificationDelivered(int64_t id, int64_t now_us) = 0;
+  // A failed attempt: try again at `retry_at_us`, or give up (never again) when it is nullopt.
+  virtual Result<void> notificationFailed(int64_t id, std::string_view error, std::optional<int64_t> retry_at_us) = 0;
+
   // Indexer progress: the byte offset up to which the log file `log_name` (a file name, not a path) has been
   // applied; 0 for a file never seen.
   virtual Result<uint64_t> getLogOffset(std::string_view log_name) = 0;

@@ -103,7 +103,23 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"recording: {segment_size: 2GiB}", "out of range"},
         BadCase{"recording: {segment_size: 32MB}", "unknown unit 'MB'"},
         BadCase{"recording: {segment_size: lots}", "not a size"},
+        BadCase{"notifications: {webhooks: [{url: ftp://x}]}", "notifications.webhooks[0].url: 'ftp://x' is not an http"},
+        BadCase{"notifications: {webhooks: [{secret: {env: S}}]}", "a webhook needs a 'url'"},
+        BadCase{"notifications: {webhooks: [{url: 'http://h/x', secret: hunter2}]}", "plain secrets are not allowed"},
+        BadCase{"notifications: {email: [a]}", "unknown key 'email'"},
         BadCase{"listeners: [1, 2", "YAML error"}));
+
+TEST(Config, WebhooksAreRead) {
+  auto cfg = parseConfig("notifications:\n  webhooks:\n    - url: https://hooks.example.com/gh\n"
+                         "      secret: { env: HOOK_SECRET }\n    - url: http://127.0.0.1:9000/\n",
+                         "/base");
+  ASSERT_TRUE(cfg) << cfg.error().message;
+  ASSERT_EQ(cfg->webhooks.size(), 2u);
+  EXPECT_EQ(cfg->webhooks[0].url, "https://hooks.example.com/gh");
+  ASSERT_TRUE(cfg->webhooks[0].secret);
+  EXPECT_EQ(cfg->webhooks[0].secret->env, "HOOK_SECRET");
+  EXPECT_FALSE(cfg->webhooks[1].secret);
+}
 
 TEST(Config, SizesTakeBinaryUnitsOrBytes) {
   for (const auto& [text, bytes] : std::vector<std::pair<std::string, uint64_t>>{
