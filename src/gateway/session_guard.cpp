@@ -91,10 +91,19 @@ SessionGuard::Decision SessionGuard::judge(std::string_view sql, bool simple, bo
                                              analyzed.error().message),
             .review_id = {}};
   }
-  const auto& facts = **analyzed;  // shared with the worker's cache: read only
-  const auto verdict = policy::judge(rules_, facts, who_.groups, search_path_);
+  const auto& parsed = **analyzed;  // shared with the worker's cache: read only
+  const auto facts = effective(parsed);
+  auto verdict = policy::judge(rules_, facts, who_.groups, search_path_);
+  // PREPARE runs nothing: a statement that needs a review is held when it is EXECUTEd, each time, not when it is
+  // prepared. (A denied one is refused at PREPARE: it never exists.)
+  if (verdict.action == policy::Action::kReview && simple && facts[verdict.statement].performs(inspect::sql::Kind::kPrepare)) {
+    bool only_prepares = true;
+    for (const auto& f : facts) only_prepares = only_prepares && f.performs(inspect::sql::Kind::kPrepare);
+    if (only_prepares) verdict.action = policy::Action::kAllow;
+  }
   if (verdict.action == policy::Action::kAllow) {
-    followSearchPath(facts, simple, lone);
+    followSearchPath(parsed, simple, lone);
+    if (simple) followPrepared(parsed);
     return {};
   }
   // A cached statement's facts may come from a text with other literals: a lone statement is shown as sent.
@@ -104,7 +113,10 @@ SessionGuard::Decision SessionGuard::judge(std::string_view sql, bool simple, bo
                        : fmt::format("Statement: {}", shortened(sql));
   if (verdict.action == policy::Action::kReview) {
     auto d = review(verdict, sql, detail);
-    if (d.kind == Decision::Kind::kAllow) followSearchPath(facts, simple, lone);
+    if (d.kind == Decision::Kind::kAllow) {
+      followSearchPath(parsed, simple, lone);
+      if (simple) followPrepared(parsed);
+    }
     return d;
   }
   metrics_.guardrail_denied_total.Increment();
@@ -197,6 +209,32 @@ std::string SessionGuard::cancelled(const std::string& review_id) {
                            fmt::format("canceling statement due to user request (gatehouse: it was waiting for review "
                                        "{})",
                                        review_id));
+}
+
+std::vector<inspect::sql::StatementFacts> SessionGuard::effective(
+    const std::vector<inspect::sql::StatementFacts>& facts) const {
+  std::vector<inspect::sql::StatementFacts> out = facts;
+  for (auto& f : out) {
+    if (!f.performs(inspect::sql::Kind::kExecute)) continue;
+    const auto it = prepared_.find(f.prepared_name);
+    if (it == prepared_.end()) continue;  // prepared otherwise (a protocol-level Parse, judged then), or unknown
+    auto merged = it->second;
+    std::erase_if(merged.operations,
+                  [](const inspect::sql::Operation& o) { return o.kind == inspect::sql::Kind::kPrepare; });
+    merged.text = f.text;
+    merged.operations.insert(merged.operations.end(), f.operations.begin(), f.operations.end());
+    merged.functions.insert(merged.functions.end(), f.functions.begin(), f.functions.end());
+    f = std::move(merged);
+  }
+  return out;
+}
+
+void SessionGuard::followPrepared(const std::vector<inspect::sql::StatementFacts>& facts) {
+  for (const auto& f : facts) {
+    if (f.forgets_all_prepared) prepared_.clear();
+    if (f.performs(inspect::sql::Kind::kDeallocate)) prepared_.erase(f.prepared_name);
+    if (f.performs(inspect::sql::Kind::kPrepare)) prepared_[f.prepared_name] = f;
+  }
 }
 
 void SessionGuard::followSearchPath(const std::vector<inspect::sql::StatementFacts>& facts, bool simple, bool lone) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -51,6 +52,10 @@ class SessionGuard {
  private:
   Decision review(const policy::Verdict& v, std::string_view sql, const std::string& detail);
   void followSearchPath(const std::vector<inspect::sql::StatementFacts>& facts, bool simple, bool lone);
+  // What runs: an EXECUTE of a statement PREPAREd in this session is judged as that statement (with the
+  // EXECUTE's own parameters); anything else as it is.
+  std::vector<inspect::sql::StatementFacts> effective(const std::vector<inspect::sql::StatementFacts>& facts) const;
+  void followPrepared(const std::vector<inspect::sql::StatementFacts>& facts);
 
   const policy::Guardrails& rules_;
   store::Store& store_;
@@ -58,6 +63,8 @@ class SessionGuard {
   SessionIdentity who_;
   std::vector<std::string> search_path_;  // empty: unknown (any schema)
   std::vector<std::string> default_search_path_;
+  // SQL-level prepared statements (PREPARE name AS ...): what each will do when EXECUTEd.
+  std::map<std::string, inspect::sql::StatementFacts, std::less<>> prepared_;
 };
 
 // What identifies "the same statement, by the same identity, on the same connection" for an approval:

@@ -426,6 +426,33 @@ TEST_F(Guardrails, WaitReviewTimesOutAndCanBeCancelled) {
   ASSERT_TRUE(decide("reject", ids[0], bob_, "cancelled anyway"));
 }
 
+TEST_F(Guardrails, APreparedStatementIsJudgedWhenItIsExecuted) {
+  for (const auto& earlier : pendingReviews()) ASSERT_TRUE(decide("reject", earlier, bob_, "clearing the way"));
+  auto conn = connect(alice_);
+  ASSERT_TRUE(conn);
+  EXPECT_EQ(pgExec(conn.get(), "PREPARE peek(text) AS SELECT pg_read_file($1)").sqlstate, "42501")
+      << "a denied statement is refused when prepared";
+  ASSERT_TRUE(pgExec(conn.get(), "PREPARE wipe AS DELETE FROM keep").ok()) << "preparing runs nothing";
+  const auto held = pgExec(conn.get(), "EXECUTE wipe");
+  EXPECT_EQ(held.sqlstate, "42501");
+  EXPECT_NE(held.error.find("review-unfiltered-writes"), std::string::npos) << held.error;
+  const auto id = reviewIdIn(held.error);
+  ASSERT_FALSE(id.empty());
+  EXPECT_EQ(keepRows(), 5);
+  ASSERT_TRUE(decide("approve", id, bob_));
+  const auto ran = pgExec(conn.get(), "EXECUTE wipe");
+  ASSERT_TRUE(ran.ok()) << ran.error;
+  EXPECT_EQ(ran.tag, "DELETE 5");
+  resetKeep();
+  EXPECT_EQ(pgExec(conn.get(), "EXECUTE wipe").sqlstate, "42501") << "each execution needs its approval";
+  ASSERT_TRUE(pgExec(conn.get(), "PREPARE one(int) AS SELECT $1").ok());
+  EXPECT_EQ(pgExec(conn.get(), "EXECUTE one(length(pg_read_file('/etc/hostname')))").sqlstate, "42501")
+      << "an EXECUTE's parameters are judged too";
+  ASSERT_TRUE(pgExec(conn.get(), "DEALLOCATE ALL").ok());
+  for (const auto& r : pendingReviews()) ASSERT_TRUE(decide("reject", r, bob_, "done"));
+  EXPECT_EQ(keepRows(), 5);
+}
+
 TEST_F(Guardrails, TheHttpApiListsAndDecidesReviews) {
   for (const auto& earlier : pendingReviews()) ASSERT_TRUE(decide("reject", earlier, bob_, "clearing the way"));
   auto conn = connect(alice_);

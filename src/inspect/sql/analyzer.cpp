@@ -370,7 +370,11 @@ class Walker {
       fields(b, {"name"});
       return;
     }
-    if (type == "DeallocateStmt") return void(push(Kind::kDeallocate));
+    if (type == "DeallocateStmt") {
+      f_.prepared_name = std::string(text(b, "name"));
+      f_.forgets_all_prepared = f_.prepared_name.empty();
+      return void(push(Kind::kDeallocate));
+    }
     if (type == "DropStmt") {
       const auto object = objectName(text(b, "removeType"));
       const auto index = push(Kind::kDrop, object);
@@ -506,7 +510,10 @@ class Walker {
     if (type == "ListenStmt" || type == "UnlistenStmt") return void(push(Kind::kListen));
     if (type == "NotifyStmt") return void(push(Kind::kNotify));
     if (type == "DiscardStmt") {
-      if (text(b, "target") == "DISCARD_ALL") changePath(SearchPathChange::kReset);
+      if (text(b, "target") == "DISCARD_ALL") {
+        changePath(SearchPathChange::kReset);
+        f_.forgets_all_prepared = true;
+      }
       return void(push(Kind::kDiscard));
     }
     if (type == "CommentStmt" || type == "SecLabelStmt") return void(push(Kind::kComment));

@@ -91,7 +91,8 @@ struct StatementFacts {
   std::vector<Operation> operations;    // at least one
   std::vector<std::string> functions;   // called anywhere in it, as written: "name" or "schema.name"
   std::vector<Condition> conditions;
-  std::string prepared_name;            // PREPARE name / EXECUTE name
+  std::string prepared_name;            // PREPARE name / EXECUTE name / DEALLOCATE name
+  bool forgets_all_prepared = false;    // DEALLOCATE ALL, DISCARD ALL
   SearchPathChange search_path_change = SearchPathChange::kNone;
   std::vector<std::string> search_path;  // for kSet
   bool has(Condition c) const;

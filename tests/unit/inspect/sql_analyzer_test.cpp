@@ -197,6 +197,10 @@ TEST(SqlAnalyzer, PreparedStatements) {
   EXPECT_TRUE(e.performs(Kind::kExecute));
   EXPECT_EQ(e.prepared_name, "wipe");
   EXPECT_EQ(e.functions, Names{"lo_import"});
+  EXPECT_EQ(one("DEALLOCATE wipe").prepared_name, "wipe");
+  EXPECT_FALSE(one("DEALLOCATE wipe").forgets_all_prepared);
+  EXPECT_TRUE(one("DEALLOCATE ALL").forgets_all_prepared);
+  EXPECT_TRUE(one("DISCARD ALL").forgets_all_prepared);
 }
 
 TEST(SqlAnalyzer, EvasionsThatTheParserSeesThrough) {
