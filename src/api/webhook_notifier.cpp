@@ -18,6 +18,7 @@
 #include <optional>
 
 #include "api/review_json.h"
+#include "core/hex.h"
 #include "core/time_format.h"
 #include "net/asio.h"
 
@@ -50,13 +51,7 @@ std::string webhookSignature(std::string_view secret, std::string_view body) {
   unsigned int len = 0;
   HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()), reinterpret_cast<const unsigned char*>(body.data()),
        body.size(), md, &len);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 0xF];
-  }
-  return out;
+  return core::toHex(md, len);
 }
 
 Result<int> postJson(const std::string& url, const std::vector<std::pair<std::string, std::string>>& headers,

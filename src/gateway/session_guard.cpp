@@ -8,6 +8,7 @@
 #include <chrono>
 
 #include "inspect/sql/facts_cache.h"
+#include "core/hex.h"
 #include "protocols/postgres/codec.h"
 
 namespace gatehouse::gateway {
@@ -60,13 +61,7 @@ std::string statementHash(std::string_view user, std::string_view connection, st
   EVP_DigestUpdate(ctx, sql.data(), sql.size());
   EVP_DigestFinal_ex(ctx, md, &len);
   EVP_MD_CTX_free(ctx);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 0xF];
-  }
-  return out;
+  return core::toHex(md, len);
 }
 
 SessionGuard::SessionGuard(const policy::Guardrails& rules, store::Store& store, Metrics& metrics,

@@ -7,6 +7,8 @@
 
 #include <array>
 
+#include "core/hex.h"
+
 namespace gatehouse::identity {
 
 namespace {
@@ -40,14 +42,7 @@ std::string base64Url(const unsigned char* data, size_t n) {
 std::string hashToken(std::string_view secret) {
   std::array<unsigned char, SHA256_DIGEST_LENGTH> digest{};
   SHA256(reinterpret_cast<const unsigned char*>(secret.data()), secret.size(), digest.data());
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(digest.size() * 2);
-  for (unsigned char b : digest) {
-    hex += kHex[b >> 4];
-    hex += kHex[b & 0xf];
-  }
-  return hex;
+  return core::toHex(digest.data(), digest.size());
 }
 
 Result<IssuedToken> issueToken(store::Store& store, std::string_view user, const std::vector<std::string>& groups) {

@@ -39,6 +39,12 @@ bool anyFunctionPattern(const std::vector<std::string>& ps, std::string_view fn)
   return std::any_of(ps.begin(), ps.end(), [&](const std::string& p) { return functionMatches(p, fn); });
 }
 
+// Conditions read the same way for every action: at least one of those the rule lists is present.
+bool conditionsHold(const GuardrailRule& r, const StatementFacts& s) {
+  return r.conditions.empty() ||
+         std::any_of(r.conditions.begin(), r.conditions.end(), [&](Condition c) { return s.has(c); });
+}
+
 // A deny/review rule: the statement does any of what the rule names.
 bool matchesAny(const GuardrailRule& r, const StatementFacts& s, std::span<const std::string> path) {
   if (!r.kinds.empty() || !r.relations.empty()) {
@@ -56,10 +62,7 @@ bool matchesAny(const GuardrailRule& r, const StatementFacts& s, std::span<const
       std::none_of(s.functions.begin(), s.functions.end(),
                    [&](const std::string& f) { return anyFunctionPattern(r.functions, f); }))
     return false;
-  if (!r.conditions.empty() &&
-      std::none_of(r.conditions.begin(), r.conditions.end(), [&](Condition c) { return s.has(c); }))
-    return false;
-  return true;
+  return conditionsHold(r, s);
 }
 
 // An allow rule: the statement does nothing but what the rule names.
@@ -84,10 +87,7 @@ bool matchesAll(const GuardrailRule& r, const StatementFacts& s, std::span<const
                      [&](const std::string& f) { return anyFunctionPattern(r.functions, f); }))
       return false;
   }
-  if (!r.conditions.empty() &&
-      std::none_of(r.conditions.begin(), r.conditions.end(), [&](Condition c) { return s.has(c); }))
-    return false;
-  return true;
+  return conditionsHold(r, s);
 }
 
 bool appliesTo(const GuardrailRule& r, std::span<const std::string> groups) {

@@ -6,6 +6,8 @@
 #include <array>
 #include <boost/json.hpp>
 
+#include "core/hex.h"
+
 namespace gatehouse::store::sqlite {
 
 Result<std::string> newId(std::string_view prefix) {
@@ -13,13 +15,7 @@ Result<std::string> newId(std::string_view prefix) {
   if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
     return makeError("cannot generate an id: no randomness from OpenSSL");
   }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id(prefix);
-  for (unsigned char b : bytes) {
-    id += kHex[b >> 4];
-    id += kHex[b & 0xf];
-  }
-  return id;
+  return std::string(prefix) + core::toHex(bytes.data(), bytes.size());
 }
 
 std::string namesToJson(const std::vector<std::string>& names) {

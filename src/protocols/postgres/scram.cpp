@@ -14,6 +14,8 @@
 #include <optional>
 #include <vector>
 
+#include "core/hex.h"
+
 namespace gatehouse::pg {
 namespace {
 
@@ -235,19 +237,13 @@ Result<void> ScramClient::verifyServerFinal(std::string_view server_final) {
 }
 
 Result<std::string> md5Password(std::string_view user, std::string_view password, std::string_view salt) {
-  static constexpr char kHex[] = "0123456789abcdef";
   const auto md5Hex = [](std::string_view data) -> std::optional<std::string> {
     std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
     unsigned int len = 0;
     if (EVP_Digest(data.data(), data.size(), md.data(), &len, EVP_md5(), nullptr) != 1 || len != 16) {
       return std::nullopt;
     }
-    std::string hex;
-    for (unsigned int i = 0; i < len; ++i) {
-      hex += kHex[md[i] >> 4];
-      hex += kHex[md[i] & 0xf];
-    }
-    return hex;
+    return std::optional<std::string>(core::toHex(md.data(), len));
   };
   std::string inner_input = std::string(password) + std::string(user);
   const Cleanse<std::string> c1{inner_input};
