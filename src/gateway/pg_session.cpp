@@ -425,7 +425,7 @@ net::awaitable<std::string> PgSession::holdForReview(const std::string& review_i
   const int fd = client_.socket().native_handle();
   for (;;) {
     if (auto outcome = guard_->holdOutcome(review_id)) co_return std::move(*outcome);
-    if (cancel_requested_->exchange(false)) co_return guard_->cancelled(review_id);
+    if (cancel_requested_->exchange(false) || closing_) co_return guard_->cancelled(review_id);
     // A client that left (or, over plain TCP, sent Terminate) ends the wait; what it sent is read later.
     char first = 0;
     const auto n = ::recv(fd, &first, 1, MSG_PEEK | MSG_DONTWAIT);
