@@ -325,6 +325,8 @@ class Walker {
       const auto index = push(Kind::kCopy);
       targetNode(index, b.if_contains("relation"));
       const bool from = flag(b, "is_from");
+      // What it really does to its table: COPY t FROM inserts into t, COPY t TO reads it.
+      if (const auto* rel = b.if_contains("relation"); rel && rangeVar(rel)) targetNode(push(from ? Kind::kInsert : Kind::kSelect), rel);
       const bool program = flag(b, "is_program");
       const bool file = !text(b, "filename").empty();
       if (program) condition(from ? Condition::kCopyFromProgram : Condition::kCopyToProgram);
@@ -486,7 +488,9 @@ class Walker {
     if (type == "VariableShowStmt") return void(push(Kind::kShow));
     if (type == "TransactionStmt") return void(push(Kind::kTransaction));
     if (type == "CallStmt") {
+      // A procedure is procedural code: what it does is in its body, not in the call.
       push(Kind::kCall);
+      push(Kind::kProcedural);
       fields(b);
       return;
     }

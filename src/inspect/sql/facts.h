@@ -26,12 +26,13 @@ enum class Kind : uint8_t {
   kDrop,         // object as for create
   kGrant,        // object: table, schema, function, ..., or "role" for GRANT role TO role
   kRevoke,
-  kCopy,         // COPY in either direction (the conditions say which, and whether to a program or file)
+  kCopy,         // COPY in either direction (the conditions say which, and whether to a program or file); also
+                 // an insert (COPY t FROM) or a select (COPY t TO) of its table
   kSet,          // SET / SET LOCAL of a setting (not role or session authorization)
   kReset,        // RESET
   kShow,
   kSetRole,      // SET [LOCAL] ROLE, SET SESSION AUTHORIZATION (RESET ROLE is a reset: back to the login role)
-  kProcedural,   // DO blocks; CREATE FUNCTION/PROCEDURE bodies (also a create)
+  kProcedural,   // DO blocks; CREATE FUNCTION/PROCEDURE bodies (also a create); CALL (also a call)
   kTransaction,  // BEGIN, COMMIT, ROLLBACK, SAVEPOINT, PREPARE TRANSACTION, ...
   kCall,
   kExplain,

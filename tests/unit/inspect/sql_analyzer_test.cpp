@@ -119,6 +119,8 @@ TEST(SqlAnalyzer, CopyDirectionsProgramsAndFiles) {
   EXPECT_TRUE(out.conditions.empty());
   EXPECT_EQ(relations(out, Kind::kSelect), Names{"hr.s"});
   EXPECT_EQ(relations(one("COPY public.t FROM STDIN"), Kind::kCopy), Names{"public.t"});
+  EXPECT_EQ(relations(one("COPY public.t FROM STDIN"), Kind::kInsert), Names{"public.t"}) << "it writes the table";
+  EXPECT_EQ(relations(one("COPY hr.pay TO STDOUT"), Kind::kSelect), Names{"hr.pay"}) << "it reads the table";
 }
 
 TEST(SqlAnalyzer, DdlWithItsObject) {
@@ -154,6 +156,7 @@ TEST(SqlAnalyzer, ProceduralCode) {
             "procedure");
   const auto call = one("CALL admin.p(pg_read_file('x'))");
   EXPECT_TRUE(call.performs(Kind::kCall));
+  EXPECT_TRUE(call.performs(Kind::kProcedural)) << "a procedure is procedural code";
   EXPECT_EQ(call.functions, (Names{"admin.p", "pg_read_file"}));
 }
 
