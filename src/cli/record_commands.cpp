@@ -241,7 +241,10 @@ int runAudit(const core::Config& config, const AuditQuery& query, bool json) {
                                     {"tag", r.tag},
                                     {"rows", r.rows},
                                     {"sqlstate", r.sqlstate},
-                                    {"error_message", r.error_message}});
+                                    {"error_message", r.error_message},
+                                    {"review_id", r.review_id.empty() ? json::value(nullptr) : json::value(r.review_id)},
+                                    {"review_status",
+                                     r.review_id.empty() ? json::value(nullptr) : json::value(r.review_status)}});
     }
     printJson(out);
     return 0;
@@ -251,13 +254,14 @@ int runAudit(const core::Config& config, const AuditQuery& query, bool json) {
               << (query.session_id || query.user || query.connection || query.since ? " that match" : "") << ".\n";
     return 0;
   }
-  Table table({"TIME", "SESSION", "SEQ", "USER", "CONNECTION", "STATUS", "DURATION", "ROWS", "SQL"});
+  Table table({"TIME", "SESSION", "SEQ", "USER", "CONNECTION", "STATUS", "DURATION", "ROWS", "REVIEW", "SQL"});
   for (const auto& r : *rows) {
     // The SQLSTATE says what kind of error; the message is in --json (it would crowd out the SQL column).
     const std::string status = r.status == "error" && !r.sqlstate.empty() ? "error " + cell(r.sqlstate) : r.status;
     table.add({isoUtc(r.started_at_us, false), cell(r.session_id), std::to_string(r.seq), cell(r.user),
                cell(r.connection), status, r.status == "running" ? "-" : humanDuration(r.duration_us),
-               r.status == "ok" ? std::to_string(r.rows) : "-", cell(r.sql, kSqlWidth)});
+               r.status == "ok" ? std::to_string(r.rows) : "-",
+               r.review_id.empty() ? "-" : r.review_id + " (" + r.review_status + ")", cell(r.sql, kSqlWidth)});
   }
   table.print(std::cout);
   return 0;

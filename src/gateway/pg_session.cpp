@@ -413,18 +413,20 @@ std::optional<std::string_view> parseQuery(std::string_view body) {
 net::awaitable<std::string> PgSession::guardrailRefusal(std::string_view sql, bool simple) {
   // Nothing else in flight and no transaction block: a SET search_path here certainly takes effect and stays.
   const bool lone = tracker_.transactionStatus() == 'I' && tracker_.pendingCount() == 1;
-  auto d = guard_->judge(sql, simple, lone);
+  // A Query's statement number is known now (the tracker numbered it); a Parse's only when it runs.
+  const uint64_t seq = simple ? static_cast<uint64_t>(tracker_.lastSeq()) : 0;
+  auto d = guard_->judge(sql, simple, lone, seq);
   if (d.kind != SessionGuard::Decision::Kind::kHold) co_return std::move(d.refusal);
-  co_return co_await holdForReview(d.review_id);
+  co_return co_await holdForReview(d.review_id, seq);
 }
 
-net::awaitable<std::string> PgSession::holdForReview(const std::string& review_id) {
+net::awaitable<std::string> PgSession::holdForReview(const std::string& review_id, uint64_t seq) {
   using namespace std::chrono_literals;
   cancel_requested_->store(false);
   asio::steady_timer timer(co_await asio::this_coro::executor);
   const int fd = client_.socket().native_handle();
   for (;;) {
-    if (auto outcome = guard_->holdOutcome(review_id)) co_return std::move(*outcome);
+    if (auto outcome = guard_->holdOutcome(review_id, seq)) co_return std::move(*outcome);
     if (cancel_requested_->exchange(false) || closing_) co_return guard_->cancelled(review_id);
     // A client that left (or, over plain TCP, sent Terminate) ends the wait; what it sent is read later.
     char first = 0;

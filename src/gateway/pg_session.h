@@ -53,7 +53,7 @@ class PgSession : public std::enable_shared_from_this<PgSession> {
   net::awaitable<std::string> guardrailRefusal(std::string_view sql, bool simple);
   // Waits for the decision on a held statement's review, polling the store; cancel and a client that leaves end
   // the wait.
-  net::awaitable<std::string> holdForReview(const std::string& review_id);
+  net::awaitable<std::string> holdForReview(const std::string& review_id, uint64_t seq);
   void closeBoth();
   void setCloseReason(std::string_view reason);
 

@@ -73,7 +73,7 @@ SessionGuard::SessionGuard(const policy::Guardrails& rules, store::Store& store,
       search_path_(search_path),
       default_search_path_(std::move(search_path)) {}
 
-SessionGuard::Decision SessionGuard::judge(std::string_view sql, bool simple, bool lone) {
+SessionGuard::Decision SessionGuard::judge(std::string_view sql, bool simple, bool lone, uint64_t seq) {
   auto analyzed = inspect::sql::FactsCache::forThisThread().analyze(sql);
   if (!analyzed) {
     // Fail closed: what the gateway cannot understand, it cannot judge.
@@ -107,7 +107,7 @@ SessionGuard::Decision SessionGuard::judge(std::string_view sql, bool simple, bo
                                      shortened(facts[verdict.statement].text))
                        : fmt::format("Statement: {}", shortened(sql));
   if (verdict.action == policy::Action::kReview) {
-    auto d = review(verdict, sql, detail);
+    auto d = review(verdict, sql, detail, seq);
     if (d.kind == Decision::Kind::kAllow) {
       followSearchPath(parsed, simple, lone);
       if (simple) followPrepared(parsed);
@@ -124,12 +124,12 @@ SessionGuard::Decision SessionGuard::judge(std::string_view sql, bool simple, bo
 }
 
 SessionGuard::Decision SessionGuard::review(const policy::Verdict& v, std::string_view sql,
-                                            const std::string& detail) {
+                                            const std::string& detail, uint64_t seq) {
   const auto& spec = *v.review;
   const auto now = nowUs();
   const auto hash = statementHash(who_.user, who_.connection, sql);
   // An approval given for this very statement (by this identity, on this connection) runs it, once.
-  auto claimed = store_.claimApprovedReview(hash, now);
+  auto claimed = store_.claimApprovedReview(hash, now, who_.session_id, seq);
   if (!claimed) return {.kind = Decision::Kind::kRefuse, .refusal = storeFailure(claimed.error().message), .review_id = {}};
   if (*claimed) {
     spdlog::info("session {}: running the statement approved in review {}", who_.session_id, (*claimed)->id);
@@ -143,7 +143,7 @@ SessionGuard::Decision SessionGuard::review(const policy::Verdict& v, std::strin
   }
   if (!pending) {
     store::NewReview req{.requester = who_.user, .requester_groups = who_.groups, .connection = who_.connection,
-                         .session_id = who_.session_id, .sql = std::string(sql), .statement_hash = hash,
+                         .session_id = who_.session_id, .seq = seq, .sql = std::string(sql), .statement_hash = hash,
                          .rule = v.rule, .reason = v.reason,
                          .mode = spec.mode == policy::ReviewMode::kAsync ? "async" : "wait",
                          .approver_groups = spec.approver_groups, .approvals_needed = spec.approvals,
@@ -169,7 +169,7 @@ SessionGuard::Decision SessionGuard::review(const policy::Verdict& v, std::strin
           .review_id = pending->id};
 }
 
-std::optional<std::string> SessionGuard::holdOutcome(const std::string& review_id) {
+std::optional<std::string> SessionGuard::holdOutcome(const std::string& review_id, uint64_t seq) {
   const auto now = nowUs();
   auto got = store_.getReview(review_id, now);
   if (!got) return storeFailure(got.error().message);
@@ -177,7 +177,8 @@ std::optional<std::string> SessionGuard::holdOutcome(const std::string& review_i
   const auto& r = **got;
   if (r.status == store::kReviewPending) return std::nullopt;
   if (r.status == store::kReviewApproved) {
-    if (auto used = store_.markReviewUsed(review_id, now); !used) return storeFailure(used.error().message);
+    if (auto used = store_.markReviewUsed(review_id, now, who_.session_id, seq); !used)
+      return storeFailure(used.error().message);
     spdlog::info("session {}: review {} approved; running the held statement", who_.session_id, review_id);
     return std::string();
   }

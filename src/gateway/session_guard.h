@@ -38,19 +38,20 @@ class SessionGuard {
   };
 
   // `simple`: a simple Query (else a Parse). `lone`: nothing else is in flight and no transaction block is open,
-  // so that a SET search_path in it certainly takes effect and stays.
-  Decision judge(std::string_view sql, bool simple, bool lone);
+  // so that a SET search_path in it certainly takes effect and stays. `seq`: the statement's number in the
+  // session's record (0 when not known yet), linked to any review it asks for or runs under.
+  Decision judge(std::string_view sql, bool simple, bool lone, uint64_t seq);
 
   // A held statement's review, asked again: nullopt while it waits; an empty string when approved (it may run:
   // the approval is used now); else the ErrorResponse for the client (rejected, expired, or a store failure).
-  std::optional<std::string> holdOutcome(const std::string& review_id);
+  std::optional<std::string> holdOutcome(const std::string& review_id, uint64_t seq);
   // The ErrorResponse for a held statement given up (the client cancelled it).
   std::string cancelled(const std::string& review_id);
 
   const std::vector<std::string>& searchPath() const { return search_path_; }
 
  private:
-  Decision review(const policy::Verdict& v, std::string_view sql, const std::string& detail);
+  Decision review(const policy::Verdict& v, std::string_view sql, const std::string& detail, uint64_t seq);
   void followSearchPath(const std::vector<inspect::sql::StatementFacts>& facts, bool simple, bool lone);
   // What runs: an EXECUTE of a statement PREPAREd in this session is judged as that statement (with the
   // EXECUTE's own parameters); anything else as it is.

@@ -51,6 +51,9 @@ struct StatementRow {
   std::string error_message;
   int64_t rows = 0;
   std::string status;  // "ok" | "error" | "running"
+  // The review that held this statement, or let it run (listStatements only; empty when none).
+  std::string review_id;
+  std::string review_status;
   friend bool operator==(const StatementRow&, const StatementRow&) = default;
 };
 
@@ -94,6 +97,7 @@ struct NewReview {
   std::vector<std::string> requester_groups;
   std::string connection;
   std::string session_id;
+  uint64_t seq = 0;  // the requesting statement in its session (0: not known, e.g. at an extended-protocol Parse)
   std::string sql;
   std::string statement_hash;  // what a later identical request matches (identity, connection, exact text)
   std::string rule;
@@ -113,6 +117,8 @@ struct ReviewRow {
   std::optional<int64_t> decided_at_us;
   std::optional<int64_t> usable_until_us;
   std::optional<int64_t> used_at_us;
+  std::string used_session_id;  // the statement that ran under the approval
+  uint64_t used_seq = 0;
   std::vector<ReviewDecision> decisions;
 };
 

@@ -12,7 +12,7 @@ namespace {
 constexpr const char* kColumns =
     "review_id, status, requester, requester_groups, connection, session_id, sql_text, statement_hash, rule, "
     "reason, mode, approver_groups, approvals_needed, window_us, created_at_us, decide_by_us, decided_at_us, "
-    "usable_until_us, used_at_us";
+    "usable_until_us, used_at_us, seq, used_session_id, used_seq";
 
 Result<ReviewRow> readRow(const Cursor& c) {
   ReviewRow r;
@@ -39,6 +39,9 @@ Result<ReviewRow> readRow(const Cursor& c) {
   r.decided_at_us = c.optionalInteger(16);
   r.usable_until_us = c.optionalInteger(17);
   r.used_at_us = c.optionalInteger(18);
+  r.request.seq = static_cast<uint64_t>(c.integer(19));
+  r.used_session_id = c.text(20);
+  r.used_seq = static_cast<uint64_t>(c.integer(21));
   return r;
 }
 
@@ -117,7 +120,7 @@ Result<ReviewRow> createReview(Database& db, const NewReview& review, int64_t no
   auto q = db.query(
       "INSERT INTO reviews (review_id, status, requester, requester_groups, connection, session_id, sql_text, "
       "statement_hash, rule, reason, mode, approver_groups, approvals_needed, window_us, created_at_us, "
-      "decide_by_us) VALUES (?1, 'pending', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
+      "decide_by_us, seq) VALUES (?1, 'pending', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)");
   if (!q) return q.error();
   q->bind(1, std::string_view(*id));
   q->bind(2, std::string_view(review.requester));
@@ -134,6 +137,7 @@ Result<ReviewRow> createReview(Database& db, const NewReview& review, int64_t no
   q->bind(13, review.window_us);
   q->bind(14, now_us);
   q->bind(15, review.decide_by_us);
+  q->bind(16, static_cast<int64_t>(review.seq));
   if (auto r = q->run(); !r) return r.error();
   if (auto r = notify(db, "review.created", *id, now_us); !r) return r.error();
   if (auto r = txn->commit(); !r) return r.error();
@@ -226,7 +230,8 @@ Result<std::optional<ReviewRow>> findPendingReview(Database& db, std::string_vie
              {statement_hash});
 }
 
-Result<std::optional<ReviewRow>> claimApprovedReview(Database& db, std::string_view statement_hash, int64_t now_us) {
+Result<std::optional<ReviewRow>> claimApprovedReview(Database& db, std::string_view statement_hash, int64_t now_us,
+                                                     std::string_view session_id, uint64_t seq) {
   auto txn = Transaction::begin(db);
   if (!txn) return txn.error();
   if (auto r = expire(db, now_us); !r) return r.error();
@@ -234,18 +239,25 @@ Result<std::optional<ReviewRow>> claimApprovedReview(Database& db, std::string_v
                    {statement_hash});
   if (!found) return found.error();
   if (!*found) return found;
-  if (auto r = markReviewUsed(db, (*found)->id, now_us); !r) return r.error();
+  if (auto r = markReviewUsed(db, (*found)->id, now_us, session_id, seq); !r) return r.error();
   if (auto r = txn->commit(); !r) return r.error();
   (*found)->status = std::string(kReviewUsed);
   (*found)->used_at_us = now_us;
+  (*found)->used_session_id = std::string(session_id);
+  (*found)->used_seq = seq;
   return found;
 }
 
-Result<void> markReviewUsed(Database& db, std::string_view id, int64_t now_us) {
-  auto q = db.query("UPDATE reviews SET status = 'used', used_at_us = ?2 WHERE review_id = ?1 AND status = 'approved'");
+Result<void> markReviewUsed(Database& db, std::string_view id, int64_t now_us, std::string_view session_id,
+                            uint64_t seq) {
+  auto q = db.query(
+      "UPDATE reviews SET status = 'used', used_at_us = ?2, used_session_id = ?3, used_seq = ?4 "
+      "WHERE review_id = ?1 AND status = 'approved'");
   if (!q) return q.error();
   q->bind(1, id);
   q->bind(2, now_us);
+  q->bind(3, session_id);
+  q->bind(4, static_cast<int64_t>(seq));
   if (auto r = q->run(); !r) return r;
   if (db.changes() != 1) return makeError("review " + std::string(id) + " is not approved (or was used already)");
   return {};

@@ -20,8 +20,10 @@ Result<ReviewRow> decideReview(Database& db, std::string_view id, std::string_vi
                                const std::vector<std::string>& approver_groups, bool approve, std::string_view reason,
                                int64_t now_us);
 Result<std::optional<ReviewRow>> findPendingReview(Database& db, std::string_view statement_hash, int64_t now_us);
-Result<std::optional<ReviewRow>> claimApprovedReview(Database& db, std::string_view statement_hash, int64_t now_us);
-Result<void> markReviewUsed(Database& db, std::string_view id, int64_t now_us);
+Result<std::optional<ReviewRow>> claimApprovedReview(Database& db, std::string_view statement_hash, int64_t now_us,
+                                                     std::string_view session_id, uint64_t seq);
+Result<void> markReviewUsed(Database& db, std::string_view id, int64_t now_us, std::string_view session_id,
+                            uint64_t seq);
 
 Result<std::vector<Notification>> dueNotifications(Database& db, int64_t now_us, std::size_t limit);
 Result<void> notificationDelivered(Database& db, int64_t id, int64_t now_us);

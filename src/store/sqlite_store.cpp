@@ -26,7 +26,7 @@ using sqlite::Transaction;
 // Versioned migrations: entry N-1 takes the schema from version N-1 to N. Append only; never edit a released one.
 // Column names avoid words reserved in SQLite or PostgreSQL (user, rows, offset, groups) so that the PostgreSQL
 // store can keep the same schema.
-constexpr std::array<const char*, 3> kMigrations = {
+constexpr std::array<const char*, 4> kMigrations = {
     R"sql(
 CREATE TABLE tokens (
   id            TEXT PRIMARY KEY,
@@ -119,6 +119,13 @@ CREATE TABLE notifications (
   last_error      TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX notifications_due ON notifications (next_attempt_us) WHERE delivered_at_us IS NULL AND gave_up = 0;
+)sql",
+    R"sql(
+ALTER TABLE reviews ADD COLUMN seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE reviews ADD COLUMN used_session_id TEXT NOT NULL DEFAULT '';
+ALTER TABLE reviews ADD COLUMN used_seq INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX reviews_by_statement_asked ON reviews (session_id, seq);
+CREATE INDEX reviews_by_statement_run ON reviews (used_session_id, used_seq);
 )sql",
 };
 
@@ -369,7 +376,11 @@ class SqliteStore final : public Store {
     std::lock_guard lock(mu_);
     auto q = db_->query(
         "SELECT session_id, seq, user_name, connection, client_addr, protocol, sql_text, started_at_us, "
-        "duration_us, tag, sqlstate, error_message, row_count, status FROM statements "
+        "duration_us, tag, sqlstate, error_message, row_count, status, "
+        // The review that held the statement (asked) or let it run (used), newest first.
+        "(SELECT review_id || ' ' || status FROM reviews r WHERE (r.session_id = statements.session_id AND r.seq = "
+        "statements.seq) OR (r.used_session_id = statements.session_id AND r.used_seq = statements.seq) "
+        "ORDER BY r.created_at_us DESC LIMIT 1) FROM statements "
         "WHERE (?1 IS NULL OR session_id = ?1) AND (?2 IS NULL OR user_name = ?2) "
         "AND (?3 IS NULL OR connection = ?3) AND (?4 IS NULL OR started_at_us >= ?4) "
         "ORDER BY started_at_us DESC, session_id DESC, seq DESC LIMIT ?5");
@@ -405,6 +416,11 @@ class SqliteStore final : public Store {
       s.error_message = q->text(11);
       s.rows = q->integer(12);
       s.status = q->text(13);
+      if (const auto review = q->text(14); !review.empty()) {
+        const auto space = review.find(' ');
+        s.review_id = review.substr(0, space);
+        if (space != std::string::npos) s.review_status = review.substr(space + 1);
+      }
       out.push_back(std::move(s));
     }
   }
@@ -431,13 +447,15 @@ class SqliteStore final : public Store {
     std::lock_guard lock(mu_);
     return sqlite::findPendingReview(*db_, statement_hash, now_us);
   }
-  Result<std::optional<ReviewRow>> claimApprovedReview(std::string_view statement_hash, int64_t now_us) override {
+  Result<std::optional<ReviewRow>> claimApprovedReview(std::string_view statement_hash, int64_t now_us,
+                                                       std::string_view session_id, uint64_t seq) override {
     std::lock_guard lock(mu_);
-    return sqlite::claimApprovedReview(*db_, statement_hash, now_us);
+    return sqlite::claimApprovedReview(*db_, statement_hash, now_us, session_id, seq);
   }
-  Result<void> markReviewUsed(std::string_view id, int64_t now_us) override {
+  Result<void> markReviewUsed(std::string_view id, int64_t now_us, std::string_view session_id,
+                              uint64_t seq) override {
     std::lock_guard lock(mu_);
-    return sqlite::markReviewUsed(*db_, id, now_us);
+    return sqlite::markReviewUsed(*db_, id, now_us, session_id, seq);
   }
 
   Result<std::vector<Notification>> dueNotifications(int64_t now_us, std::size_t limit) override {

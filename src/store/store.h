@@ -45,9 +45,12 @@ class Store {
   virtual Result<std::optional<ReviewRow>> findPendingReview(std::string_view statement_hash, int64_t now_us) = 0;
   // Takes an approved, unused, unexpired review of this statement hash and marks it used, atomically: an
   // approval runs its statement once.
-  virtual Result<std::optional<ReviewRow>> claimApprovedReview(std::string_view statement_hash, int64_t now_us) = 0;
+  // `session_id`/`seq`: the statement that runs under it, which `gatehouse audit` then shows with the review.
+  virtual Result<std::optional<ReviewRow>> claimApprovedReview(std::string_view statement_hash, int64_t now_us,
+                                                               std::string_view session_id, uint64_t seq) = 0;
   // Marks an approved review used (a held statement, released to run).
-  virtual Result<void> markReviewUsed(std::string_view id, int64_t now_us) = 0;
+  virtual Result<void> markReviewUsed(std::string_view id, int64_t now_us, std::string_view session_id,
+                                      uint64_t seq) = 0;
 
   // Notifications: created with the review changes above (review.created; review.decision for an approval that
   // does not yet decide; review.approved; review.rejected). Due: not delivered, not given up, next attempt <= now.

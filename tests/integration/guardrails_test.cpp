@@ -353,6 +353,24 @@ TEST_F(Guardrails, AsyncReviewRefusesAtOnceThenRunsTheApprovedStatementOnce) {
   EXPECT_EQ(oldest.at("decisions").as_array()[0].as_object().at("approver").as_string(), "bob@example.com");
   EXPECT_EQ(oldest.at("decisions").as_array()[0].as_object().at("reason").as_string(), "one-off cleanup");
   EXPECT_TRUE(pgExec(conn.get(), "DELETE FROM keep WHERE id = 999").ok()) << "a filtered delete needs no review";
+  // The session's record shows each statement with its review: the one held, the one that ran under it.
+  conn.reset();
+  bool held_linked = false;
+  bool run_linked = false;
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        auto rows = gateway().audit({"--user", "alice@example.com", "--limit", "0"});
+        if (!rows) return false;
+        for (const auto& row : *rows) {
+          const auto& o = row.as_object();
+          if (!o.at("review_id").is_string() || o.at("review_id").as_string() != id) continue;
+          if (o.at("status").as_string() == "error") held_linked = true;
+          if (o.at("status").as_string() == "ok" && o.at("tag").as_string() == "DELETE 5") run_linked = true;
+        }
+        return held_linked && run_linked;
+      },
+      std::chrono::seconds(20)))
+      << "held linked: " << held_linked << ", run linked: " << run_linked;
 }
 
 TEST_F(Guardrails, WaitReviewHoldsTheStatementUntilApproved) {

@@ -23,7 +23,7 @@ class Reviews : public ::testing::Test {
 
   NewReview request(int approvals = 1, std::string hash = "h1") {
     return NewReview{.requester = "alice", .requester_groups = {"dev"}, .connection = "pg", .session_id = "ses_1",
-                     .sql = "DELETE FROM t", .statement_hash = std::move(hash), .rule = "unfiltered-writes",
+                     .seq = 4, .sql = "DELETE FROM t", .statement_hash = std::move(hash), .rule = "unfiltered-writes",
                      .reason = "delete, delete_without_where", .mode = "async", .approver_groups = {"admins"},
                      .approvals_needed = approvals, .decide_by_us = kNow + 10 * kMinute, .window_us = 60 * kMinute};
   }
@@ -49,7 +49,7 @@ TEST_F(Reviews, ApprovalRunsTheStatementOnceWithinItsWindow) {
   auto pending = store_->findPendingReview("h1", kNow + kMinute);
   ASSERT_TRUE(pending && *pending);
   EXPECT_EQ((*pending)->id, r.id);
-  auto claimed = store_->claimApprovedReview("h1", kNow + kMinute);
+  auto claimed = store_->claimApprovedReview("h1", kNow + kMinute, "ses_2", 3);
   ASSERT_TRUE(claimed);
   EXPECT_FALSE(*claimed) << "not approved yet";
 
@@ -61,16 +61,18 @@ TEST_F(Reviews, ApprovalRunsTheStatementOnceWithinItsWindow) {
   EXPECT_EQ(decided->decisions[0].reason, "looks fine");
   EXPECT_EQ(decided->usable_until_us, kNow + 61 * kMinute);
 
-  claimed = store_->claimApprovedReview("h1", kNow + 2 * kMinute);
+  claimed = store_->claimApprovedReview("h1", kNow + 2 * kMinute, "ses_2", 3);
   ASSERT_TRUE(claimed && *claimed);
   EXPECT_EQ((*claimed)->id, r.id);
-  claimed = store_->claimApprovedReview("h1", kNow + 3 * kMinute);
+  claimed = store_->claimApprovedReview("h1", kNow + 3 * kMinute, "ses_2", 3);
   ASSERT_TRUE(claimed);
   EXPECT_FALSE(*claimed) << "an approval runs its statement once";
   auto got = store_->getReview(r.id, kNow + 3 * kMinute);
   ASSERT_TRUE(got && *got);
   EXPECT_EQ((*got)->status, "used");
   EXPECT_TRUE((*got)->used_at_us);
+  EXPECT_EQ((*got)->used_session_id, "ses_2") << "the statement that ran under it";
+  EXPECT_EQ((*got)->used_seq, 3u);
 }
 
 TEST_F(Reviews, OneRejectionRejects) {
@@ -79,7 +81,7 @@ TEST_F(Reviews, OneRejectionRejects) {
   ASSERT_TRUE(decided);
   EXPECT_EQ(decided->status, "rejected");
   EXPECT_EQ(decideError(r.id, "bob", {"admins"}, true), "review " + r.id + " is rejected, not pending: it can no longer be decided");
-  auto claimed = store_->claimApprovedReview("h1", kNow + 2 * kMinute);
+  auto claimed = store_->claimApprovedReview("h1", kNow + 2 * kMinute, "ses_2", 3);
   ASSERT_TRUE(claimed);
   EXPECT_FALSE(*claimed);
 }
@@ -115,7 +117,7 @@ TEST_F(Reviews, TimeRunsOut) {
             "review " + r.id + " is expired, not pending: it can no longer be decided");
   const auto r2 = create(1, "h2");
   ASSERT_TRUE(store_->decideReview(r2.id, "bob", {"admins"}, true, "", kNow + kMinute));
-  auto claimed = store_->claimApprovedReview("h2", kNow + 62 * kMinute);
+  auto claimed = store_->claimApprovedReview("h2", kNow + 62 * kMinute, "ses_2", 3);
   ASSERT_TRUE(claimed);
   EXPECT_FALSE(*claimed) << "the approval's window has passed";
   auto pending = store_->listReviews(true, kNow + 62 * kMinute);
