@@ -410,12 +410,12 @@ std::optional<std::string_view> parseQuery(std::string_view body) {
 
 }  // namespace
 
-net::awaitable<std::string> PgSession::guardrailRefusal(std::string_view sql, bool simple) {
+net::awaitable<std::string> PgSession::guardrailRefusal(std::string_view sql, SessionGuard::Stage stage) {
   // Nothing else in flight and no transaction block: a SET search_path here certainly takes effect and stays.
   const bool lone = tracker_.transactionStatus() == 'I' && tracker_.pendingCount() == 1;
-  // A Query's statement number is known now (the tracker numbered it); a Parse's only when it runs.
-  const uint64_t seq = simple ? static_cast<uint64_t>(tracker_.lastSeq()) : 0;
-  auto d = guard_->judge(sql, simple, lone, seq);
+  // A Query's or Execute's statement number is known now (the tracker numbered it); a Parse's only when it runs.
+  const uint64_t seq = stage == SessionGuard::Stage::kParse ? 0 : static_cast<uint64_t>(tracker_.lastSeq());
+  auto d = guard_->judge(sql, stage, lone, seq);
   if (d.kind != SessionGuard::Decision::Kind::kHold) co_return std::move(d.refusal);
   co_return co_await holdForReview(d.review_id, seq);
 }
@@ -474,13 +474,17 @@ net::awaitable<void> PgSession::relayClientToServer() {
         }
         if (step.kind == pg::StreamScanner::Kind::kPassThrough && step.first && step.type == 'X')
           setCloseReason("client terminated");
-        if (guard_ && step.kind == pg::StreamScanner::Kind::kMessage && (step.type == 'Q' || step.type == 'P')) {
+        if (guard_ && step.kind == pg::StreamScanner::Kind::kMessage &&
+            (step.type == 'Q' || step.type == 'P' || step.type == 'E')) {
           std::optional<std::string_view> sql;
+          using Stage = SessionGuard::Stage;
+          const Stage stage = step.type == 'Q' ? Stage::kQuery : step.type == 'P' ? Stage::kParse : Stage::kExecute;
           if (step.type == 'Q') sql = step.body.substr(0, step.body.find('\0'));
-          else sql = parseQuery(step.body);
+          else if (step.type == 'P') sql = parseQuery(step.body);
+          else if (const std::string* s = tracker_.sqlOfLastExecute(); s && !s->empty()) sql = *s;
           // Not in a conditional expression: g++ 12 mishandles the lifetime of a co_await's result there.
           std::string refusal;
-          if (sql) refusal = co_await guardrailRefusal(*sql, step.type == 'Q');
+          if (sql) refusal = co_await guardrailRefusal(*sql, stage);
           if (!refusal.empty()) {
             // The tracker has recorded the statement as the client wrote it; the server gets one it refuses, and
             // its refusal is replaced by this one on the way back.
@@ -488,6 +492,11 @@ net::awaitable<void> PgSession::relayClientToServer() {
             rewritten.append(buf.data() + copied, pos - copied);
             if (step.type == 'Q') {
               pg::encode(pg::FrontendMessage{pg::Query{std::string(kRefusedSql)}}, rewritten);
+            } else if (step.type == 'E') {
+              // An Execute becomes a Parse (of the unnamed statement) that the server rejects: the same error
+              // path, in the same place of the pipeline.
+              pg::encode(pg::FrontendMessage{pg::Parse{.name = {}, .query = std::string(kRefusedSql), .param_types = {}}},
+                         rewritten);
             } else {
               const std::string_view name = step.body.substr(0, step.body.find('\0'));
               pg::encode(pg::FrontendMessage{pg::Parse{.name = std::string(name), .query = std::string(kRefusedSql),

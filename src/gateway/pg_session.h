@@ -50,7 +50,7 @@ class PgSession : public std::enable_shared_from_this<PgSession> {
   // The guardrails' verdict on the SQL of a Query or Parse, after any wait for a review: empty when it may run,
   // else the ErrorResponse the client gets instead (the message itself is then replaced by one the server
   // refuses; see relayClientToServer).
-  net::awaitable<std::string> guardrailRefusal(std::string_view sql, bool simple);
+  net::awaitable<std::string> guardrailRefusal(std::string_view sql, SessionGuard::Stage stage);
   // Waits for the decision on a held statement's review, polling the store; cancel and a client that leaves end
   // the wait.
   net::awaitable<std::string> holdForReview(const std::string& review_id, uint64_t seq);

@@ -73,7 +73,8 @@ SessionGuard::SessionGuard(const policy::Guardrails& rules, store::Store& store,
       search_path_(search_path),
       default_search_path_(std::move(search_path)) {}
 
-SessionGuard::Decision SessionGuard::judge(std::string_view sql, bool simple, bool lone, uint64_t seq) {
+SessionGuard::Decision SessionGuard::judge(std::string_view sql, Stage stage, bool lone, uint64_t seq) {
+  const bool simple = stage == Stage::kQuery;
   auto analyzed = inspect::sql::FactsCache::forThisThread().analyze(sql);
   if (!analyzed) {
     // Fail closed: what the gateway cannot understand, it cannot judge.
@@ -96,6 +97,8 @@ SessionGuard::Decision SessionGuard::judge(std::string_view sql, bool simple, bo
     for (const auto& f : facts) only_prepares = only_prepares && f.performs(inspect::sql::Kind::kPrepare);
     if (only_prepares) verdict.action = policy::Action::kAllow;
   }
+  if (verdict.action == policy::Action::kReview && stage == Stage::kParse) verdict.action = policy::Action::kAllow;
+  if (stage == Stage::kExecute && verdict.action == policy::Action::kAllow) return {};  // followed at its Parse
   if (verdict.action == policy::Action::kAllow) {
     followSearchPath(parsed, simple, lone);
     if (simple) followPrepared(parsed);

@@ -37,10 +37,13 @@ class SessionGuard {
     std::string review_id;  // kHold
   };
 
-  // `simple`: a simple Query (else a Parse). `lone`: nothing else is in flight and no transaction block is open,
-  // so that a SET search_path in it certainly takes effect and stays. `seq`: the statement's number in the
-  // session's record (0 when not known yet), linked to any review it asks for or runs under.
-  Decision judge(std::string_view sql, bool simple, bool lone, uint64_t seq);
+  // Where the SQL is judged. A Parse or a PREPARE runs nothing: a deny refuses it, a review waits for the
+  // statement's Execute (EXECUTE), where it is asked each time.
+  enum class Stage { kQuery, kParse, kExecute };
+  // `lone`: nothing else is in flight and no transaction block is open, so that a SET search_path in it certainly
+  // takes effect and stays. `seq`: the statement's number in the session's record (0 when not known yet), linked
+  // to any review it asks for or runs under.
+  Decision judge(std::string_view sql, Stage stage, bool lone, uint64_t seq);
 
   // A held statement's review, asked again: nullopt while it waits; an empty string when approved (it may run:
   // the approval is used now); else the ErrorResponse for the client (rejected, expired, or a store failure).

@@ -202,9 +202,16 @@ bool StatementTracker::onBackend(char type, std::string_view body, int64_t now_u
 }
 
 bool StatementTracker::replaceErrorOfLast(std::string error) {
-  if (pending_.empty() || (pending_.back().kind != Kind::kQuery && pending_.back().kind != Kind::kParse)) return false;
+  if (pending_.empty()) return false;
+  const auto kind = pending_.back().kind;
+  if (kind != Kind::kQuery && kind != Kind::kParse && kind != Kind::kExecute) return false;
   pending_.back().error_replacement = std::move(error);
   return true;
+}
+
+const std::string* StatementTracker::sqlOfLastExecute() const {
+  if (pending_.empty() || pending_.back().kind != Kind::kExecute) return nullptr;
+  return &pending_.back().sql;
 }
 
 const std::string* StatementTracker::errorReplacement() const {

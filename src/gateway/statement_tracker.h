@@ -62,10 +62,12 @@ class StatementTracker {
   std::size_t pendingCount() const { return pending_.size(); }
   // Forgets the last simple Query (it was refused before it was forwarded). false: the last message was not one.
   bool dropLastQuery();
-  // The last frontend message (a Query or Parse) was replaced by the gateway with one that the server refuses:
+  // The last frontend message (a Query, Parse or Execute) was replaced by the gateway with one that the server refuses:
   // its ErrorResponse is to be replaced by `error` (a whole ErrorResponse message), which the client sees and the
   // record keeps. false: the last message was not a Query or Parse.
   bool replaceErrorOfLast(std::string error);
+  // The SQL the last frontend message (an Execute) runs: its portal's statement; null when it was not an Execute.
+  const std::string* sqlOfLastExecute() const;
   // When the server's next ErrorResponse answers such a message: the message to send instead; else null.
   const std::string* errorReplacement() const;
   // Transaction status from the last ReadyForQuery: 'I', 'T' or 'E'.

@@ -1,6 +1,6 @@
 // The guardrails corpus (tests/unit/policy/guardrails_corpus.tsv), through the real gateway: every statement the
 // sample policy denies or holds is refused with 42501 in the simple protocol and, for single statements, in the
-// extended one; every statement it allows gets past the gateway (the database may still fail it: the tables of
+// extended one (a review there is asked at the Execute); every statement it allows gets past the gateway (the database may still fail it: the tables of
 // the corpus need not exist, but never with the gateway's refusal). Statements that would leave the session in
 // COPY mode or a transaction are skipped here (their verdicts are checked by the unit test), and so are PREPAREs,
 // whose review a session holds at EXECUTE rather than at PREPARE.
@@ -123,7 +123,13 @@ TEST_F(GuardrailsCorpus, RefusedExactlyWhereThePolicySays) {
       ASSERT_TRUE(conn2.ok()) << conn2.message;
       const auto r = pgExecParams(conn2.conn.get(), c.sql, {});
       const bool refused_ext = r.sqlstate == "42501" && r.error.find("gatehouse:") != std::string::npos;
-      EXPECT_EQ(refused_ext, refused_expected) << "line " << c.line << " (extended): " << c.sql << ": " << r.error;
+      if (c.verdict == "review") {
+        // Asked at the Execute: a statement that the server already fails at its Parse (a table the corpus
+        // does not create) never gets there; either way it does not run.
+        EXPECT_FALSE(r.ok()) << "line " << c.line << " (extended): " << c.sql;
+      } else {
+        EXPECT_EQ(refused_ext, refused_expected) << "line " << c.line << " (extended): " << c.sql << ": " << r.error;
+      }
       ++extended;
     }
     ++checked;

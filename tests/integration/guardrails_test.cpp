@@ -184,10 +184,40 @@ TEST_F(Guardrails, TheExtendedProtocolIsJudgedAtParse) {
   ASSERT_TRUE(ok.ok()) << ok.error;
   EXPECT_EQ(ok.value(), "v3");
   // A named prepared statement that is denied is never created.
-  PgResultPtr prep(PQprepare(conn.get(), "wipe", "DELETE FROM keep", 0, nullptr));
+  PgResultPtr prep(PQprepare(conn.get(), "peek", "SELECT pg_read_file($1)", 1, nullptr));
   EXPECT_EQ(sqlstateOf(prep.get()), "42501");
-  PgResultPtr exec(PQexecPrepared(conn.get(), "wipe", 0, nullptr, nullptr, nullptr, 0));
-  EXPECT_EQ(sqlstateOf(exec.get()), "26000") << "prepared statement \"wipe\" does not exist";
+  const char* path = "/etc/hostname";
+  PgResultPtr exec(PQexecPrepared(conn.get(), "peek", 1, &path, nullptr, nullptr, 0));
+  EXPECT_EQ(sqlstateOf(exec.get()), "26000") << "prepared statement \"peek\" does not exist";
+  EXPECT_EQ(keepRows(), 5);
+}
+
+TEST_F(Guardrails, InTheExtendedProtocolAReviewIsAskedAtEachExecute) {
+  for (const auto& earlier : pendingReviews()) ASSERT_TRUE(decide("reject", earlier, bob_, "clearing the way"));
+  auto conn = connect(alice_);
+  ASSERT_TRUE(conn);
+  PgResultPtr prep(PQprepare(conn.get(), "wipe", "DELETE FROM keep", 0, nullptr));
+  ASSERT_EQ(PQresultStatus(prep.get()), PGRES_COMMAND_OK) << "preparing runs nothing: " << sqlstateOf(prep.get());
+  PgResultPtr held(PQexecPrepared(conn.get(), "wipe", 0, nullptr, nullptr, nullptr, 0));
+  EXPECT_EQ(sqlstateOf(held.get()), "42501");
+  const std::string message = PQresultErrorMessage(held.get());
+  EXPECT_NE(message.find("held for review"), std::string::npos) << message;
+  const auto id = reviewIdIn(message);
+  ASSERT_FALSE(id.empty());
+  EXPECT_EQ(keepRows(), 5);
+  ASSERT_TRUE(decide("approve", id, bob_));
+  PgResultPtr ran(PQexecPrepared(conn.get(), "wipe", 0, nullptr, nullptr, nullptr, 0));
+  ASSERT_EQ(PQresultStatus(ran.get()), PGRES_COMMAND_OK) << PQresultErrorMessage(ran.get());
+  EXPECT_STREQ(PQcmdStatus(ran.get()), "DELETE 5");
+  resetKeep();
+  PgResultPtr again(PQexecPrepared(conn.get(), "wipe", 0, nullptr, nullptr, nullptr, 0));
+  EXPECT_EQ(sqlstateOf(again.get()), "42501") << "each execution asks again";
+  // The unnamed statement of PQexecParams: the same, at its Execute.
+  const auto unnamed = pgExecParams(conn.get(), "UPDATE keep SET v = $1", {"x"});
+  EXPECT_EQ(unnamed.sqlstate, "42501");
+  EXPECT_NE(unnamed.error.find("held for review"), std::string::npos) << unnamed.error;
+  EXPECT_TRUE(pgExecParams(conn.get(), "SELECT $1::int", {"7"}).ok()) << "the session goes on";
+  for (const auto& r : pendingReviews()) ASSERT_TRUE(decide("reject", r, bob_, "done"));
   EXPECT_EQ(keepRows(), 5);
 }
 
