@@ -481,10 +481,20 @@ net::awaitable<void> PgSession::relayClientToServer() {
           const Stage stage = step.type == 'Q' ? Stage::kQuery : step.type == 'P' ? Stage::kParse : Stage::kExecute;
           if (step.type == 'Q') sql = step.body.substr(0, step.body.find('\0'));
           else if (step.type == 'P') sql = parseQuery(step.body);
-          else if (const std::string* s = tracker_.sqlOfLastExecute(); s && !s->empty()) sql = *s;
+          else if (const std::string* s = tracker_.sqlOfLastExecute()) sql = *s;
           // Not in a conditional expression: g++ 12 mishandles the lifetime of a co_await's result there.
           std::string refusal;
-          if (sql) refusal = co_await guardrailRefusal(*sql, stage);
+          if (sql) {
+            refusal = co_await guardrailRefusal(*sql, stage);
+          } else if (stage == SessionGuard::Stage::kExecute) {
+            // A portal of a statement this session never sent a Parse for (one made by SQL PREPARE, bound at the
+            // protocol level): what it runs cannot be told here, so it does not run (fail closed).
+            refusal = pg::errorResponse(
+                "ERROR", pg::sqlstate::kInsufficientPrivilege,
+                "gatehouse: this Execute's statement was not prepared with a Parse the gateway saw, so it cannot be "
+                "judged and is refused",
+                {}, "Prepare it with a Parse message (as drivers do), or run it with SQL EXECUTE.");
+          }
           if (!refusal.empty()) {
             // The tracker has recorded the statement as the client wrote it; the server gets one it refuses, and
             // its refusal is replaced by this one on the way back.

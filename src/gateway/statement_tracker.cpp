@@ -60,16 +60,19 @@ bool StatementTracker::onFrontend(char type, std::string_view body, int64_t now_
     case 'B': {
       if (!readCString(body, pos, a) || !readCString(body, pos, b)) return false;
       auto it = statements_.find(std::string(b));
-      std::string sql = it == statements_.end() ? std::string() : it->second;
+      std::optional<std::string> sql;
+      if (it != statements_.end()) sql = it->second;
       portals_[std::string(a)] = sql;
-      pending_.push_back(Pending{.kind = Kind::kBind, .sql = std::move(sql), .started_at_us = now_us});
+      pending_.push_back(Pending{.kind = Kind::kBind, .sql = sql.value_or(std::string()), .started_at_us = now_us});
       return true;
     }
     case 'E': {
       if (!readCString(body, pos, a)) return false;
       auto it = portals_.find(std::string(a));
-      Pending p{.kind = Kind::kExecute, .seq = ++seq_, .sql = it == portals_.end() ? std::string() : it->second,
+      const bool known = it != portals_.end() && it->second.has_value();
+      Pending p{.kind = Kind::kExecute, .seq = ++seq_, .sql = known ? *it->second : std::string(),
                 .started_at_us = now_us};
+      p.sql_known = known;
       out.starts.push_back({p.seq, "extended", p.sql, now_us});
       pending_.push_back(std::move(p));
       return true;
@@ -210,7 +213,7 @@ bool StatementTracker::replaceErrorOfLast(std::string error) {
 }
 
 const std::string* StatementTracker::sqlOfLastExecute() const {
-  if (pending_.empty() || pending_.back().kind != Kind::kExecute) return nullptr;
+  if (pending_.empty() || pending_.back().kind != Kind::kExecute || !pending_.back().sql_known) return nullptr;
   return &pending_.back().sql;
 }
 

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -66,7 +67,8 @@ class StatementTracker {
   // its ErrorResponse is to be replaced by `error` (a whole ErrorResponse message), which the client sees and the
   // record keeps. false: the last message was not a Query or Parse.
   bool replaceErrorOfLast(std::string error);
-  // The SQL the last frontend message (an Execute) runs: its portal's statement; null when it was not an Execute.
+  // The SQL the last frontend message (an Execute) runs: its portal's statement; null when it was not an Execute,
+  // or when the portal's statement was not created by a Parse the tracker saw (unknown: the caller must not guess).
   const std::string* sqlOfLastExecute() const;
   // When the server's next ErrorResponse answers such a message: the message to send instead; else null.
   const std::string* errorReplacement() const;
@@ -87,13 +89,15 @@ class StatementTracker {
     std::string sqlstate;
     std::string error_message;
     std::string error_replacement;  // see replaceErrorOfLast
+    bool sql_known = true;          // an Execute of a portal whose statement the tracker saw parsed
   };
 
   void finish(Pending& p, int64_t now_us, TrackerOutput& out);
 
   std::deque<Pending> pending_;
   std::unordered_map<std::string, std::string> statements_;  // prepared statement name -> SQL
-  std::unordered_map<std::string, std::string> portals_;     // portal name -> SQL
+  // portal name -> SQL; nullopt for a portal of a statement no Parse here created (a SQL-level PREPARE's)
+  std::unordered_map<std::string, std::optional<std::string>> portals_;
   int64_t seq_ = 0;
   char tx_status_ = 'I';
 };

@@ -496,6 +496,14 @@ TEST_F(Guardrails, APreparedStatementIsJudgedWhenItIsExecuted) {
   ASSERT_TRUE(pgExec(conn.get(), "PREPARE one(int) AS SELECT $1").ok());
   EXPECT_EQ(pgExec(conn.get(), "EXECUTE one(length(pg_read_file('/etc/hostname')))").sqlstate, "42501")
       << "an EXECUTE's parameters are judged too";
+  // A statement made by SQL PREPARE but run through the protocol's Bind/Execute: the gateway cannot tell what
+  // the Execute runs, so it refuses it rather than let a held statement through.
+  ASSERT_TRUE(pgExec(conn.get(), "PREPARE sneaky AS DELETE FROM keep").ok());
+  PgResultPtr bypass(PQexecPrepared(conn.get(), "sneaky", 0, nullptr, nullptr, nullptr, 0));
+  EXPECT_EQ(sqlstateOf(bypass.get()), "42501");
+  EXPECT_NE(std::string(PQresultErrorMessage(bypass.get())).find("cannot be judged"), std::string::npos)
+      << PQresultErrorMessage(bypass.get());
+  EXPECT_EQ(keepRows(), 5);
   ASSERT_TRUE(pgExec(conn.get(), "DEALLOCATE ALL").ok());
   for (const auto& r : pendingReviews()) ASSERT_TRUE(decide("reject", r, bob_, "done"));
   EXPECT_EQ(keepRows(), 5);
