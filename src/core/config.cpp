@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <set>
@@ -43,23 +44,37 @@ T number(const YAML::Node& node, const std::string& where, T min, T max) {
   return static_cast<T>(v);
 }
 
-// A size in bytes: a number, or a number with a binary unit (KiB, MiB, GiB), e.g. 32MiB.
-uint64_t byteSize(const YAML::Node& node, const std::string& where, uint64_t min, uint64_t max) {
-  if (!node.IsScalar()) fail(where, "expected a size such as 32MiB");
+// A number with an optional unit, scaled: `units` maps each unit to its scale ("" for none); `what` names the
+// kind of value in errors ("a size such as 32MiB"); `range` says the accepted range in words.
+struct Unit {
+  std::string_view name;
+  uint64_t scale;
+};
+uint64_t withUnit(const YAML::Node& node, const std::string& where, std::string_view what,
+                  std::initializer_list<Unit> units, uint64_t min, uint64_t max, const std::string& range) {
+  if (!node.IsScalar()) fail(where, fmt::format("expected {}", what));
   const std::string text = node.Scalar();
   uint64_t value = 0;
   const char* end = text.data() + text.size();
   auto [rest, ec] = std::from_chars(text.data(), end, value);
-  if (ec != std::errc() || rest == text.data()) fail(where, fmt::format("'{}' is not a size such as 32MiB", text));
+  if (ec != std::errc() || rest == text.data()) fail(where, fmt::format("'{}' is not {}", text, what));
   const std::string_view unit(rest, static_cast<std::size_t>(end - rest));
-  unsigned shift = 0;
-  if (unit == "KiB") shift = 10;
-  else if (unit == "MiB") shift = 20;
-  else if (unit == "GiB") shift = 30;
-  else if (!unit.empty()) fail(where, fmt::format("unknown unit '{}' in '{}' (use KiB, MiB or GiB)", unit, text));
-  if (value > (max >> shift) || (value << shift) < min)
-    fail(where, fmt::format("{} is out of range [{} KiB, {} MiB]", text, min >> 10, max >> 20));
-  return value << shift;
+  const auto u = std::find_if(units.begin(), units.end(), [&](const Unit& x) { return x.name == unit; });
+  if (u == units.end()) {
+    std::string known;
+    for (const auto& x : units)
+      if (!x.name.empty()) known += fmt::format("{}{}", known.empty() ? "" : ", ", x.name);
+    fail(where, fmt::format("unknown unit '{}' in '{}' (use {})", unit, text, known));
+  }
+  if (value > max / u->scale || value * u->scale < min) fail(where, fmt::format("{} is out of range {}", text, range));
+  return value * u->scale;
+}
+
+// A size in bytes: a number, or a number with a binary unit (KiB, MiB, GiB), e.g. 32MiB.
+uint64_t byteSize(const YAML::Node& node, const std::string& where, uint64_t min, uint64_t max) {
+  return withUnit(node, where, "a size such as 32MiB",
+                  {{"", 1}, {"KiB", uint64_t{1} << 10}, {"MiB", uint64_t{1} << 20}, {"GiB", uint64_t{1} << 30}},
+                  min, max, fmt::format("[{} KiB, {} MiB]", min >> 10, max >> 20));
 }
 
 bool boolean(const YAML::Node& node, const std::string& where) {
@@ -124,21 +139,9 @@ std::vector<std::string> stringList(const YAML::Node& node, const std::string& w
 
 // A duration: seconds, or a number with s, m, h or d (90s, 10m, 1h, 7d).
 uint32_t seconds(const YAML::Node& node, const std::string& where, uint32_t min, uint32_t max) {
-  if (!node.IsScalar()) fail(where, "expected a duration such as 10m");
-  const std::string text = node.Scalar();
-  uint64_t value = 0;
-  const char* end = text.data() + text.size();
-  auto [rest, ec] = std::from_chars(text.data(), end, value);
-  if (ec != std::errc() || rest == text.data()) fail(where, fmt::format("'{}' is not a duration such as 10m", text));
-  const std::string_view unit(rest, static_cast<std::size_t>(end - rest));
-  uint64_t scale = 1;
-  if (unit == "m") scale = 60;
-  else if (unit == "h") scale = 3600;
-  else if (unit == "d") scale = 86400;
-  else if (!unit.empty() && unit != "s") fail(where, fmt::format("unknown unit '{}' in '{}' (use s, m, h or d)", unit, text));
-  if (value > max / scale || value * scale < min)
-    fail(where, fmt::format("{} is out of range [{}s, {}s]", text, min, max));
-  return static_cast<uint32_t>(value * scale);
+  return static_cast<uint32_t>(withUnit(node, where, "a duration such as 10m",
+                                        {{"", 1}, {"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}}, min, max,
+                                        fmt::format("[{}s, {}s]", min, max)));
 }
 
 ReviewConfig reviewConfig(const YAML::Node& node, const std::string& where) {

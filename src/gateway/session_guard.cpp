@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "inspect/sql/facts_cache.h"
@@ -88,7 +89,9 @@ SessionGuard::Decision SessionGuard::judge(std::string_view sql, Stage stage, bo
             .review_id = {}};
   }
   const auto& parsed = **analyzed;  // shared with the worker's cache: read only
-  const auto facts = effective(parsed);
+  // Judged straight from the worker's cache; copied only when an EXECUTE stands for what it runs.
+  const auto substituted = executed(parsed);
+  const auto& facts = substituted ? *substituted : parsed;
   auto verdict = policy::judge(rules_, facts, who_.groups, search_path_);
   // PREPARE runs nothing: a statement that needs a review is held when it is EXECUTEd, each time, not when it is
   // prepared. (A denied one is refused at PREPARE: it never exists.)
@@ -210,8 +213,12 @@ std::string SessionGuard::cancelled(const std::string& review_id) {
                                        review_id));
 }
 
-std::vector<inspect::sql::StatementFacts> SessionGuard::effective(
+std::optional<std::vector<inspect::sql::StatementFacts>> SessionGuard::executed(
     const std::vector<inspect::sql::StatementFacts>& facts) const {
+  const bool any = !prepared_.empty() && std::any_of(facts.begin(), facts.end(), [&](const auto& f) {
+    return f.performs(inspect::sql::Kind::kExecute) && prepared_.contains(f.prepared_name);
+  });
+  if (!any) return std::nullopt;
   std::vector<inspect::sql::StatementFacts> out = facts;
   for (auto& f : out) {
     if (!f.performs(inspect::sql::Kind::kExecute)) continue;

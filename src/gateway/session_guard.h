@@ -56,9 +56,11 @@ class SessionGuard {
  private:
   Decision review(const policy::Verdict& v, std::string_view sql, const std::string& detail, uint64_t seq);
   void followSearchPath(const std::vector<inspect::sql::StatementFacts>& facts, bool simple, bool lone);
-  // What runs: an EXECUTE of a statement PREPAREd in this session is judged as that statement (with the
-  // EXECUTE's own parameters); anything else as it is.
-  std::vector<inspect::sql::StatementFacts> effective(const std::vector<inspect::sql::StatementFacts>& facts) const;
+  // What runs, when it differs from the statements as sent: an EXECUTE of a statement PREPAREd in this session is
+  // judged as that statement (with the EXECUTE's own parameters). nullopt (no copy, the common case): judge the
+  // statements as they are.
+  std::optional<std::vector<inspect::sql::StatementFacts>> executed(
+      const std::vector<inspect::sql::StatementFacts>& facts) const;
   void followPrepared(const std::vector<inspect::sql::StatementFacts>& facts);
 
   const policy::Guardrails& rules_;
