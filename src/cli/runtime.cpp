@@ -9,9 +9,12 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <openssl/rand.h>
 
 #include <algorithm>
 #include <csignal>
+#include <fstream>
+#include <iterator>
 #include <cstdlib>
 #include <thread>
 
@@ -24,6 +27,8 @@
 #include "recording/event_log.h"
 #include "recording/indexer.h"
 #include "store/sqlite_store.h"
+#include "core/files.h"
+#include "masking/policy.h"
 #include "vault/sealed.h"
 
 namespace gatehouse::cli {
@@ -160,6 +165,21 @@ class GatewayRuntime final : public Runtime {
     return {};
   }
 
+  // The secret behind the token style: the configured one, or one generated once in the data directory, so that
+  // tokens stay the same across restarts (joins and counts over tokens keep working).
+  Result<std::string> maskingKey(const core::MaskingConfig& m, const vault::MasterKey* master) {
+    if (m.token_key) return vault::resolveSecret(*m.token_key, master);
+    const auto path = config_.data_dir / "masking.key";
+    if (std::ifstream in(path, std::ios::binary); in) {
+      std::string key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (key.size() >= 32) return key;
+    }
+    std::string key(32, '\0');
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(key.data()), 32) != 1) return makeError("no randomness for a key");
+    if (auto w = core::writeFileAtomically(path, key); !w) return w.error();
+    return key;
+  }
+
   Result<void> setupUpstreams() {
     std::optional<vault::MasterKey> master;
     if (config_.master_key) {
@@ -173,6 +193,13 @@ class GatewayRuntime final : public Runtime {
         auto compiled = policy::compileGuardrails(*c.guardrails);
         if (!compiled) return makeError(compiled.error().message);
         profile.guardrails = std::make_shared<const policy::Guardrails>(std::move(*compiled));
+      }
+      if (c.masking) {
+        auto key = maskingKey(*c.masking, master ? &*master : nullptr);
+        if (!key) return makeError(fmt::format("connection '{}': masking: {}", c.name, key.error().message));
+        auto compiled = masking::Policy::compile(*c.masking, std::move(*key));
+        if (!compiled) return makeError(compiled.error().message);
+        profile.masking = std::move(*compiled);
       }
       if (c.password) {
         auto secret = vault::resolveSecret(*c.password, master ? &*master : nullptr);

@@ -208,10 +208,54 @@ GuardrailsConfig guardrailsConfig(const YAML::Node& node, const std::string& whe
   return g;
 }
 
+MaskingConfig maskingConfig(const YAML::Node& node, const std::string& where, const fs::path& base) {
+  onlyKeys(node, where, {"token_key", "detectors", "rules"});
+  MaskingConfig m;
+  m.where = where;
+  if (node["token_key"]) m.token_key = secretRef(node["token_key"], where + ".token_key", base);
+  const auto detectors = node["detectors"];
+  if (detectors && !detectors.IsSequence()) fail(where + ".detectors", "expected a list");
+  for (std::size_t i = 0; detectors && i < detectors.size(); ++i) {
+    CustomDetectorConfig d;
+    d.where = fmt::format("{}.detectors[{}]", where, i);
+    onlyKeys(detectors[i], d.where, {"name", "pattern", "caseless"});
+    if (!detectors[i]["name"] || !detectors[i]["pattern"]) fail(d.where, "a detector needs a 'name' and a 'pattern'");
+    d.name = scalar(detectors[i]["name"], d.where + ".name");
+    d.pattern = scalar(detectors[i]["pattern"], d.where + ".pattern");
+    if (detectors[i]["caseless"]) d.caseless = boolean(detectors[i]["caseless"], d.where + ".caseless");
+    m.detectors.push_back(std::move(d));
+  }
+  const auto rules = node["rules"];
+  if (!rules || !rules.IsSequence() || rules.size() == 0) fail(where + ".rules", "masking needs a list of rules");
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    const auto r = rules[i];
+    MaskingRuleConfig rule;
+    rule.where = fmt::format("{}.rules[{}]", where, i);
+    onlyKeys(r, rule.where,
+             {"name", "columns", "detectors", "style", "keep", "replacement", "groups", "except_groups"});
+    if (!r["name"]) fail(rule.where, "a rule needs a 'name' (it is counted in the session's record)");
+    rule.name = scalar(r["name"], rule.where + ".name");
+    if (rule.name.empty()) fail(rule.where + ".name", "give the rule a name");
+    if (!names.insert(rule.name).second) fail(rule.where + ".name", fmt::format("a second rule named '{}'", rule.name));
+    if (r["columns"]) rule.columns = stringList(r["columns"], rule.where + ".columns");
+    if (r["detectors"]) rule.detectors = stringList(r["detectors"], rule.where + ".detectors");
+    if (rule.columns.empty() && rule.detectors.empty())
+      fail(rule.where, "a rule needs 'columns', 'detectors' or both");
+    if (r["style"]) rule.style = scalar(r["style"], rule.where + ".style");
+    if (r["keep"]) rule.keep = number<int>(r["keep"], rule.where + ".keep", 0, 64);
+    if (r["replacement"]) rule.replacement = scalar(r["replacement"], rule.where + ".replacement");
+    if (r["groups"]) rule.groups = stringList(r["groups"], rule.where + ".groups");
+    if (r["except_groups"]) rule.except_groups = stringList(r["except_groups"], rule.where + ".except_groups");
+    m.rules.push_back(std::move(rule));
+  }
+  return m;
+}
+
 PostgresConnection postgresConnection(const YAML::Node& node, const std::string& where, const fs::path& base) {
   onlyKeys(node, where,
            {"name", "type", "host", "port", "database", "user", "password", "tls", "allow_groups",
-            "connect_timeout_ms", "guardrails"});
+            "connect_timeout_ms", "guardrails", "masking"});
   PostgresConnection c;
   c.name = scalar(node["name"], where + ".name");
   for (const auto required : {"host", "database", "user"})
@@ -240,6 +284,7 @@ PostgresConnection postgresConnection(const YAML::Node& node, const std::string&
   for (std::size_t i = 0; i < groups.size(); ++i)
     c.allow_groups.push_back(scalar(groups[i], fmt::format("{}.allow_groups[{}]", where, i)));
   if (node["guardrails"]) c.guardrails = guardrailsConfig(node["guardrails"], where + ".guardrails");
+  if (node["masking"]) c.masking = maskingConfig(node["masking"], where + ".masking", base);
   return c;
 }
 

@@ -51,6 +51,36 @@ struct GuardrailsConfig {
   std::vector<GuardrailRuleConfig> rules;
 };
 
+// One masking rule, as written (masking/policy.h compiles and checks it). A rule masks the values of the columns
+// it names (schema.table.column globs; `table.column` means any schema), wherever they end up in a result, and
+// what its detectors find in any text value; `groups` limits it to members of those groups, `except_groups`
+// exempts members of those.
+struct MaskingRuleConfig {
+  std::string where;
+  std::string name;
+  std::vector<std::string> columns;
+  std::vector<std::string> detectors;  // built-in or custom detector names; "builtin" for every built-in one
+  std::string style = "redact";        // redact | partial | token | null
+  int keep = 4;                        // partial
+  std::string replacement = "****";    // redact
+  std::vector<std::string> groups;
+  std::vector<std::string> except_groups;
+};
+
+struct CustomDetectorConfig {
+  std::string where;
+  std::string name;
+  std::string pattern;  // Vectorscan syntax
+  bool caseless = false;
+};
+
+struct MaskingConfig {
+  std::string where;
+  std::optional<SecretRef> token_key;  // absent: a key generated once in the data directory
+  std::vector<CustomDetectorConfig> detectors;
+  std::vector<MaskingRuleConfig> rules;
+};
+
 struct PostgresConnection {
   std::string name;  // what clients put in dbname
   std::string host;
@@ -64,6 +94,7 @@ struct PostgresConnection {
   std::vector<std::string> allow_groups;
   uint32_t connect_timeout_ms = 10000;
   std::optional<GuardrailsConfig> guardrails;  // absent: statements are recorded, not judged
+  std::optional<MaskingConfig> masking;        // absent: results pass unmasked
 };
 
 // Where review notifications go: a JSON POST per event, signed with HMAC-SHA256 of the body under `secret`.

@@ -309,6 +309,13 @@ net::awaitable<bool> PgSession::startup() {
                                    .groups = groups_, .upstream_user = profile.connection->user},
                    up.search_path);
   }
+  if (profile.masking) {
+    auto active = profile.masking->appliesTo(groups_);
+    if (std::find(active.begin(), active.end(), true) != active.end()) {
+      masking::ProtectedColumns columns(*profile.masking, active, up.catalog_columns, up.view_dependencies);
+      masker_.emplace(profile.masking, std::move(active), std::move(columns));
+    }
+  }
   server_pending_ = std::move(up.leftover);
   cancel_target_ = CancelTarget{profile.connection->host, profile.connection->port, up.backend_pid, up.backend_key,
                                 cancel_requested_};
@@ -438,8 +445,23 @@ net::awaitable<std::string> PgSession::holdForReview(const std::string& review_i
   }
 }
 
+namespace {
+
+// The message types a relay direction inspects: the tracker's, and the masker's when masking is on.
+std::string inspectedTypes(std::string_view tracker, bool masking, std::string_view masker) {
+  std::string out(tracker);
+  if (masking)
+    for (char c : masker)
+      if (out.find(c) == std::string::npos) out += c;
+  return out;
+}
+
+}  // namespace
+
 net::awaitable<void> PgSession::relayClientToServer() {
-  pg::StreamScanner scanner(StatementTracker::kFrontendTypes, pg::Limits{});
+  pg::StreamScanner scanner(
+      inspectedTypes(StatementTracker::kFrontendTypes, masker_.has_value(), SessionMasker::kFrontendTypes),
+      pg::Limits{});
   std::string buf = std::move(client_pending_);
   std::size_t len = buf.size();
   buf.resize(std::max<std::size_t>(kReadChunk, len));
@@ -474,8 +496,10 @@ net::awaitable<void> PgSession::relayClientToServer() {
         }
         if (step.kind == pg::StreamScanner::Kind::kPassThrough && step.first && step.type == 'X')
           setCloseReason("client terminated");
-        if (guard_ && step.kind == pg::StreamScanner::Kind::kMessage &&
-            (step.type == 'Q' || step.type == 'P' || step.type == 'E')) {
+        std::string refusal;
+        const bool judged = step.kind == pg::StreamScanner::Kind::kMessage &&
+                            (step.type == 'Q' || step.type == 'P' || step.type == 'E');
+        if (guard_ && judged) {
           std::optional<std::string_view> sql;
           using Stage = SessionGuard::Stage;
           const Stage stage = step.type == 'Q' ? Stage::kQuery : step.type == 'P' ? Stage::kParse : Stage::kExecute;
@@ -483,7 +507,6 @@ net::awaitable<void> PgSession::relayClientToServer() {
           else if (step.type == 'P') sql = parseQuery(step.body);
           else if (const std::string* s = tracker_.sqlOfLastExecute()) sql = *s;
           // Not in a conditional expression: g++ 12 mishandles the lifetime of a co_await's result there.
-          std::string refusal;
           if (sql) {
             refusal = co_await guardrailRefusal(*sql, stage);
           } else if (stage == SessionGuard::Stage::kExecute) {
@@ -495,6 +518,13 @@ net::awaitable<void> PgSession::relayClientToServer() {
                 "judged and is refused",
                 {}, "Prepare it with a Parse message (as drivers do), or run it with SQL EXECUTE.");
           }
+        }
+        if (masker_ && step.kind == pg::StreamScanner::Kind::kMessage) {
+          // The masker follows every message to pair results with statements, and refuses what it cannot mask.
+          auto masking_refusal = masker_->onFrontend(step.type, step.body);
+          if (refusal.empty()) refusal = std::move(masking_refusal);
+        }
+        if (judged) {
           if (!refusal.empty()) {
             // The tracker has recorded the statement as the client wrote it; the server gets one it refuses, and
             // its refusal is replaced by this one on the way back.
@@ -577,7 +607,10 @@ net::awaitable<void> PgSession::relayClientToServer() {
 }
 
 net::awaitable<void> PgSession::relayServerToClient() {
-  pg::StreamScanner scanner(StatementTracker::kBackendTypes, pg::Limits{});
+  pg::StreamScanner scanner(
+      inspectedTypes(StatementTracker::kBackendTypes, masker_.has_value(), SessionMasker::kBackendTypes),
+      pg::Limits{});
+  std::string masked;  // a message the masker rewrote
   std::string buf(kReadChunk, '\0');
   std::size_t len = 0;
   TrackerOutput out;
@@ -604,14 +637,23 @@ net::awaitable<void> PgSession::relayServerToClient() {
           need = step.need;
           break;
         }
-        if (step.kind == pg::StreamScanner::Kind::kMessage && step.type == 'E') {
-          if (const std::string* replacement = tracker_.errorReplacement()) {
-            // The server's refusal of a statement the gateway replaced: the client gets the gateway's reason.
+        if (step.kind == pg::StreamScanner::Kind::kMessage) {
+          // What the client gets instead of the server's message, if anything: the gateway's own refusal of a
+          // statement it replaced, or the masker's rewrite (masked values; a refusal; nothing).
+          const std::string* replacement = nullptr;
+          const bool rewrote = masker_ && masker_->onBackend(step.type, step.body, masked);
+          if (rewrote) replacement = &masked;
+          if (step.type == 'E')
+            if (const std::string* refusal = tracker_.errorReplacement()) replacement = refusal;
+          if (replacement) {
             rewritten.append(buf.data() + copied, pos - copied);
             rewritten += *replacement;
             copied = pos + step.consumed;
-            step.body = std::string_view(rewritten).substr(rewritten.size() - replacement->size() + 5);
+            // The record keeps what the client saw (masked), never the server's clear text.
+            if (step.type == 'E' && replacement->size() > 5)
+              step.body = std::string_view(rewritten).substr(rewritten.size() - replacement->size() + 5);
           }
+          if (step.type == 'D') tracker_.onDataRow();
         }
         if (step.kind == pg::StreamScanner::Kind::kError ||
             (step.kind == pg::StreamScanner::Kind::kMessage && !tracker_.onBackend(step.type, step.body, nowUs(), out))) {

@@ -16,6 +16,7 @@
 #include "gateway/statement_tracker.h"
 #include "net/transport.h"
 #include "gateway/session_guard.h"
+#include "gateway/session_masker.h"
 #include "recording/events.h"
 
 namespace gatehouse::gateway {
@@ -76,6 +77,7 @@ class PgSession : public std::enable_shared_from_this<PgSession> {
   const policy::Guardrails* guardrails_ = nullptr;  // the connection's; null: statements are not judged
   std::vector<std::string> groups_;                 // the caller's groups
   std::optional<SessionGuard> guard_;               // set once relaying, when the connection has guardrails
+  std::optional<SessionMasker> masker_;             // set once relaying, when masking rules apply to the caller
   std::shared_ptr<std::atomic<bool>> cancel_requested_ = std::make_shared<std::atomic<bool>>(false);
   bool client_writing_ = false;
   bool closing_ = false;

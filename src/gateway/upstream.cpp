@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cstdlib>
 
 #include "protocols/postgres/codec.h"
 #include "protocols/postgres/scram.h"
@@ -254,34 +255,66 @@ net::awaitable<UpstreamSession> connectUpstream(const UpstreamProfile& profile,
       }
       throw UpstreamError("the database sent an unexpected message before it was ready");
     }
-    if (profile.guardrails) {
-      // The guardrails resolve unqualified names in the session's search_path: ask the server what it is (a
-      // per-role or per-database default may have changed it), before the client can send anything.
-      std::string ask;
-      pg::encode(pg::FrontendMessage{pg::Query{"SELECT current_setting('search_path'), session_user"}}, ask);
-      co_await up.transport.writeAll(asio::buffer(ask));
-      bool got = false;
+    // Questions for the server before the client can send anything. Each answer's rows, per statement.
+    auto ask = [&](const std::string& sql, const char* what) -> net::awaitable<std::vector<std::vector<pg::DataRow>>> {
+      std::string question;
+      pg::encode(pg::FrontendMessage{pg::Query{sql}}, question);
+      co_await up.transport.writeAll(asio::buffer(question));
+      std::vector<std::vector<pg::DataRow>> results(1);
       for (;;) {
         auto msg = co_await reader.next();
         if (auto* e = std::get_if<pg::ErrorResponse>(&msg))
-          throw UpstreamError(fmt::format("the database at {} did not tell its search_path: {}", where,
-                                          serverMessage(*e)));
-        if (auto* row = std::get_if<pg::DataRow>(&msg); row && row->values.size() == 2 && row->values[0] &&
-                                                        row->values[1]) {
-          up.search_path = parseSearchPath(*row->values[0], *row->values[1]);
-          got = true;
+          throw UpstreamError(fmt::format("the database at {} did not tell {}: {}", where, what, serverMessage(*e)));
+        if (auto* row = std::get_if<pg::DataRow>(&msg)) {
+          results.back().push_back(std::move(*row));
+          continue;
+        }
+        if (std::holds_alternative<pg::CommandComplete>(msg)) {
+          results.emplace_back();
           continue;
         }
         if (auto* z = std::get_if<pg::ReadyForQuery>(&msg)) {
           up.transaction_status = z->status;
           break;
         }
-        if (std::holds_alternative<pg::NoticeResponse>(msg) || std::holds_alternative<pg::ParameterStatus>(msg)) {
+        if (std::holds_alternative<pg::NoticeResponse>(msg) || std::holds_alternative<pg::ParameterStatus>(msg))
           pg::encode(msg, up.to_client);
-          continue;
+      }
+      co_return results;
+    };
+    if (profile.guardrails) {
+      // The guardrails resolve unqualified names in the session's search_path: ask the server what it is (a
+      // per-role or per-database default may have changed it).
+      const auto results = co_await ask("SELECT current_setting('search_path'), session_user", "its search_path");
+      const auto& rows = results.front();
+      if (rows.size() != 1 || rows[0].values.size() != 2 || !rows[0].values[0] || !rows[0].values[1])
+        throw UpstreamError(fmt::format("the database at {} did not tell its search_path", where));
+      up.search_path = parseSearchPath(*rows[0].values[0], *rows[0].values[1]);
+    }
+    if (profile.masking) {
+      // Column rules are matched against the catalog: which relations hold the columns they name, and which
+      // views use those columns.
+      const auto patterns = profile.masking->columnNamePatterns();
+      if (!patterns.empty()) {
+        const auto results = co_await ask(masking::catalogQuery(patterns), "its catalog for masking");
+        auto num = [](const std::optional<std::string>& v) -> int64_t {
+          return v ? std::strtoll(v->c_str(), nullptr, 10) : 0;
+        };
+        if (results.size() < 2) throw UpstreamError(fmt::format("the database at {} did not tell its catalog", where));
+        for (const auto& row : results[0]) {
+          if (row.values.size() != 5) continue;
+          up.catalog_columns.push_back(masking::CatalogColumn{
+              .rel_oid = static_cast<uint32_t>(num(row.values[0])), .attnum = static_cast<int16_t>(num(row.values[3])),
+              .schema = row.values[1].value_or(""), .table = row.values[2].value_or(""),
+              .column = row.values[4].value_or("")});
+        }
+        for (const auto& row : results[1]) {
+          if (row.values.size() != 3) continue;
+          up.view_dependencies.push_back(masking::ViewDependency{.view_oid = static_cast<uint32_t>(num(row.values[0])),
+                                                                 .ref_oid = static_cast<uint32_t>(num(row.values[1])),
+                                                                 .ref_attnum = static_cast<int16_t>(num(row.values[2]))});
         }
       }
-      if (!got) throw UpstreamError(fmt::format("the database at {} did not tell its search_path", where));
     }
     up.leftover = reader.leftover();
   } catch (const boost::system::system_error& e) {

@@ -11,6 +11,8 @@
 
 #include "core/config.h"
 #include "net/transport.h"
+#include "masking/catalog.h"
+#include "masking/policy.h"
 #include "policy/guardrails.h"
 
 namespace gatehouse::gateway {
@@ -21,6 +23,7 @@ struct UpstreamProfile {
   std::string password;                      // resolved secret; empty for trust
   std::shared_ptr<net::ssl::context> tls;    // null when tls mode is disable
   std::shared_ptr<const policy::Guardrails> guardrails;  // null: statements are recorded, not judged
+  std::shared_ptr<const masking::Policy> masking;        // null: results pass unmasked
 };
 
 // A refusal with a reason an operator can act on. It never contains the credential.
@@ -39,6 +42,9 @@ struct UpstreamSession {
   // With guardrails: the session's search_path as the server has it at login, "$user" resolved (the schemas that
   // unqualified names resolve in). Empty without guardrails.
   std::vector<std::string> search_path;
+  // With column masking rules: the catalog rows the rules are matched against (masking/catalog.h).
+  std::vector<masking::CatalogColumn> catalog_columns;
+  std::vector<masking::ViewDependency> view_dependencies;
 };
 
 // Splits a search_path setting ("\"$user\", public, \"My Schema\"") into schema names, "$user" as `user`.

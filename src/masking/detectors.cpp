@@ -5,25 +5,44 @@
 #include <hs/hs.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
-#include <unordered_map>
+#include <compare>
+#include <limits>
 
 namespace gatehouse::masking {
 
 namespace {
 
+// Joins the values of a batch. No built-in condition can match it (their classes hold no control character);
+// a custom one with `.` or `[^...]` can, which is only a false alarm, since matches come from the second pass,
+// where each value is scanned alone. Being a non-word character, it leaves \b at a value's edges as it is at the
+// edges of a text.
+constexpr char kSeparator = '\0';
+
 bool digit(char c) { return c >= '0' && c <= '9'; }
 
-// The thread's scratch space, grown for each database it is used with (Vectorscan allows one scratch for several
-// databases once allocated for each).
-Result<hs_scratch_t*> scratchFor(const hs_database_t* db) {
-  thread_local hs_scratch_t* scratch = nullptr;
-  thread_local std::unordered_map<const hs_database_t*, bool> prepared;
-  if (!prepared.contains(db)) {
-    if (hs_alloc_scratch(db, &scratch) != HS_SUCCESS) return makeError("cannot allocate matching scratch space");
-    prepared[db] = true;
-  }
-  return scratch;
+std::atomic<uint64_t> nextSerial{1};
+
+// The thread's scratch space. Vectorscan grows it for each new database and keeps it valid for the previous ones;
+// even when nothing grows, the check costs about a scan of a few kilobytes, so it is done once per thread for all
+// the databases of a set. Sets are told apart by serial numbers, which unlike addresses are never reused.
+Result<hs_scratch_t*> scratchFor(uint64_t serial, const hs_database_t* conditions,
+                                 const std::vector<hs_database_t*>& exact) {
+  struct Scratch {
+    hs_scratch_t* space = nullptr;
+    std::vector<uint64_t> sizedFor;
+    ~Scratch() { hs_free_scratch(space); }
+  };
+  thread_local Scratch s;
+  if (std::find(s.sizedFor.begin(), s.sizedFor.end(), serial) != s.sizedFor.end()) return s.space;
+  if (conditions && hs_alloc_scratch(conditions, &s.space) != HS_SUCCESS)
+    return makeError("cannot allocate matching scratch space");
+  for (const auto* db : exact)
+    if (hs_alloc_scratch(db, &s.space) != HS_SUCCESS) return makeError("cannot allocate matching scratch space");
+  if (s.sizedFor.size() == 16) s.sizedFor.clear();  // forgetting a set only costs sizing again
+  s.sizedFor.push_back(serial);
+  return s.space;
 }
 
 bool ipValid(std::string_view text, int family) {
@@ -45,6 +64,92 @@ bool validates(Validator v, std::string_view s) {
     case Validator::kIpv6: return ipValid(s, AF_INET6);
   }
   return false;
+}
+
+// Whether a pattern may assert the text's edges (^, $, \A, \Z, \z). Errs towards yes ($ in a class counts),
+// which only costs speed. A ^ right after [ is a negated class; right after an escaped [ it is an anchor that
+// can never hold, as it follows a character.
+bool assertsEdges(std::string_view p) {
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    if (p[i] == '\\') {
+      if (i + 1 < p.size() && (p[i + 1] == 'A' || p[i + 1] == 'Z' || p[i + 1] == 'z')) return true;
+      ++i;
+    } else if (p[i] == '$' || (p[i] == '^' && (i == 0 || p[i - 1] != '['))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Calls found(end, length) for each run of at least `min` digits. Probes one byte in `min`: a run that long
+// cannot fit between two probes, and where a probe lands on a digit the whole run around it is measured. On text
+// with few long numbers this reads a fraction of the bytes.
+template <class F>
+void forEachDigitRun(std::string_view s, std::size_t min, F found) {
+  std::size_t from = 0;  // every run that starts before `from` is done with, and s[from - 1] is not a digit
+  while (from + min <= s.size()) {
+    const std::size_t probe = from + min - 1;
+    if (!digit(s[probe])) {
+      from = probe + 1;
+      continue;
+    }
+    std::size_t begin = probe;
+    while (begin > from && digit(s[begin - 1])) --begin;
+    std::size_t end = probe + 1;
+    while (end < s.size() && digit(s[end])) ++end;
+    if (end - begin >= min) found(end, end - begin);
+    from = end + 1;
+  }
+}
+
+// A place where a detector's first-pass condition holds.
+struct Hit {
+  std::size_t end = 0;
+  uint16_t detector = 0;
+};
+
+// A value to scan again for a detector.
+struct Recheck {
+  uint32_t field = 0;
+  uint16_t detector = 0;
+  auto operator<=>(const Recheck&) const = default;
+};
+
+// Compiles patterns[i] with flags[i] as id ids[i]; an error names the detector at fault.
+Result<hs_database_t*> build(const std::vector<const char*>& patterns, const std::vector<unsigned>& flags,
+                             const std::vector<unsigned>& ids, const std::vector<DetectorSpec>& specs,
+                             std::string_view what) {
+  hs_database_t* db = nullptr;
+  hs_compile_error_t* err = nullptr;
+  if (hs_compile_multi(patterns.data(), flags.data(), ids.data(), static_cast<unsigned>(patterns.size()),
+                       HS_MODE_BLOCK, nullptr, &db, &err) == HS_SUCCESS)
+    return db;
+  std::string message = err && err->message ? err->message : "cannot compile the detectors";
+  const std::string which = err && err->expression >= 0 && static_cast<std::size_t>(err->expression) < ids.size()
+                                ? specs[ids[static_cast<std::size_t>(err->expression)]].name
+                                : std::string("?");
+  hs_free_compile_error(err);
+  return makeError("detector '" + which + "'" + std::string(what) + ": " + message);
+}
+
+// Appends the candidates of one value that validate, sorted, keeping the longest at each place and merging the
+// ones that overlap (the union is masked).
+void settle(const std::vector<DetectorSpec>& specs, uint32_t field, std::string_view value,
+            std::vector<Match>& candidates, std::vector<FieldMatch>& out) {
+  std::erase_if(candidates, [&](const Match& m) {
+    return !validates(specs[m.detector].validator, value.substr(m.begin, m.end - m.begin));
+  });
+  std::sort(candidates.begin(), candidates.end(), [](const Match& a, const Match& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end > b.end;
+  });
+  const std::size_t first = out.size();
+  for (const auto& m : candidates) {
+    if (out.size() > first && m.begin < out.back().end) {
+      if (m.end > out.back().end) out.back().end = m.end;
+      continue;
+    }
+    out.push_back(FieldMatch{field, m.begin, m.end, m.detector});
+  }
 }
 
 }  // namespace
@@ -97,96 +202,189 @@ bool usSsnValid(std::string_view s) {
 }
 
 std::vector<DetectorSpec> builtInDetectors() {
+  // The prefilters are what every match must contain, written so that Vectorscan can find them from literals or
+  // short literal sets rather than stopping at each number of a text (it does so for a class of digits alone, as
+  // in [A-Z]{2}\d{2}). Changing a pattern means checking its prefilter still holds for every match.
   return {
-      {"email", R"([A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b)", Validator::kNone, false},
+      {.name = "email", .pattern = R"([A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b)"},
       // 13 to 19 digits, whole (not part of a longer number): in one run, or in the groupings printed on cards
-      // (4-4-4-4[-3], Amex's 4-6-5, Diners' 4-6-4), with spaces or dashes.
-      {"card_number",
-       R"(\b\d{13,19}\b|\b\d{4}[ -]\d{4}[ -]\d{4}[ -]\d{4}(?:[ -]\d{3})?\b|\b\d{4}[ -]\d{6}[ -]\d{4,5}\b)",
-       Validator::kLuhn, false},
-      {"us_ssn", R"(\b\d{3}-\d{2}-\d{4}\b)", Validator::kUsSsn, false},
-      // A phone number needs separators or a leading +: a bare run of ten digits is as likely an id.
-      {"phone", R"((?:\+\d{1,3}[ .-]?)?(?:\(\d{3}\)|\b\d{3})[ .-]\d{3}[ .-]\d{4}\b|\+\d{6,14}\b)", Validator::kNone,
-       false},
-      {"iban", R"(\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b)", Validator::kIban, false},
-      {"ipv4", R"(\b(?:\d{1,3}\.){3}\d{1,3}\b)", Validator::kIpv4, false},
-      // Full and compressed forms; inet_pton decides (so a time such as 12:30:45 is not one).
-      {"ipv6",
-       R"((?:[0-9A-Fa-f]{1,4}:){2,7}[0-9A-Fa-f]{1,4}|(?:[0-9A-Fa-f]{1,4}:){1,7}:(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})?|::[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})",
-       Validator::kIpv6, false},
-      {"aws_access_key_id", R"(\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b)", Validator::kNone, false},
-      {"aws_secret_access_key", R"(aws_?secret_?(?:access_?)?key["']?\s*[:=]\s*["']?[A-Za-z0-9/+=]{40})",
-       Validator::kNone, true},
-      {"jwt", R"(\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{10,})", Validator::kNone, false},
-      {"pem_private_key", R"(-----BEGIN [A-Z ]*PRIVATE KEY-----[A-Za-z0-9+/=\s:,-]*-----END [A-Z ]*PRIVATE KEY-----)",
-       Validator::kNone, false},
-      {"api_key",
-       R"(\b(?:(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|gh[pousr]_[A-Za-z0-9]{36,}|xox[abposr]-[A-Za-z0-9-]{10,}|glpat-[A-Za-z0-9_-]{20,}|AIza[0-9A-Za-z_-]{35})\b)",
-       Validator::kNone, false},
+      // (4-4-4-4[-3], Amex's 4-6-5, Diners' 4-6-4), with spaces or dashes. A run has 13 digits or more; a grouping
+      // has a digit, a separator and a digit.
+      {.name = "card_number",
+       .pattern = R"(\b\d{13,19}\b|\b\d{4}[ -]\d{4}[ -]\d{4}[ -]\d{4}(?:[ -]\d{3})?\b|\b\d{4}[ -]\d{6}[ -]\d{4,5}\b)",
+       .validator = Validator::kLuhn,
+       .prefilter = R"(\d[ -]\d)",
+       .digitRun = 13},
+      {.name = "us_ssn", .pattern = R"(\b\d{3}-\d{2}-\d{4}\b)", .validator = Validator::kUsSsn},
+      // A phone number needs separators or a leading +: a bare run of ten digits is as likely an id. Its last two
+      // groups have a digit, a separator and a digit; the other form starts with + and a digit.
+      {.name = "phone",
+       .pattern = R"((?:\+\d{1,3}[ .-]?)?(?:\(\d{3}\)|\b\d{3})[ .-]\d{3}[ .-]\d{4}\b|\+\d{6,14}\b)",
+       .prefilter = R"(\d[ .-]\d|\+\d)"},
+      // The prefilter widens the two digits after the country code to letters or digits: see above.
+      {.name = "iban",
+       .pattern = R"(\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b)",
+       .validator = Validator::kIban,
+       .prefilter = R"([A-Z]{2}[0-9A-Z]{2} ?[0-9A-Z]{4})"},
+      {.name = "ipv4",
+       .pattern = R"(\b(?:\d{1,3}\.){3}\d{1,3}\b)",
+       .validator = Validator::kIpv4,
+       .prefilter = R"(\d\.\d)"},
+      // Full and compressed forms; inet_pton decides (so a time such as 12:30:45 is not one). Each form has two
+      // hex digits around a colon, or two colons.
+      {.name = "ipv6",
+       .pattern =
+           R"((?:[0-9A-Fa-f]{1,4}:){2,7}[0-9A-Fa-f]{1,4}|(?:[0-9A-Fa-f]{1,4}:){1,7}:(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})?|::[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})",
+       .validator = Validator::kIpv6,
+       .prefilter = R"([0-9A-Fa-f]:[0-9A-Fa-f]|::)"},
+      {.name = "aws_access_key_id", .pattern = R"(\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b)"},
+      {.name = "aws_secret_access_key",
+       .pattern = R"(aws_?secret_?(?:access_?)?key["']?\s*[:=]\s*["']?[A-Za-z0-9/+=]{40})",
+       .caseless = true},
+      {.name = "jwt", .pattern = R"(\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{10,})"},
+      {.name = "pem_private_key",
+       .pattern = R"(-----BEGIN [A-Z ]*PRIVATE KEY-----[A-Za-z0-9+/=\s:,-]*-----END [A-Z ]*PRIVATE KEY-----)"},
+      {.name = "api_key",
+       .pattern =
+           R"(\b(?:(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|gh[pousr]_[A-Za-z0-9]{36,}|xox[abposr]-[A-Za-z0-9-]{10,}|glpat-[A-Za-z0-9_-]{20,}|AIza[0-9A-Za-z_-]{35})\b)"},
   };
 }
 
 Result<std::shared_ptr<const Detectors>> Detectors::compile(std::vector<DetectorSpec> specs) {
   if (specs.empty()) return makeError("no detectors to compile");
+  if (specs.size() > std::numeric_limits<uint16_t>::max() + std::size_t{1}) return makeError("too many detectors");
+  std::shared_ptr<Detectors> d(new Detectors());
+  // Second pass: one database per detector, so that a value is scanned only for the detectors whose condition
+  // held in it. SOM_LEFTMOST: the match's start is needed to mask it.
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    const unsigned flags = HS_FLAG_SOM_LEFTMOST | (specs[i].caseless ? HS_FLAG_CASELESS : 0u);
+    auto db = build({specs[i].pattern.c_str()}, {flags}, {static_cast<unsigned>(i)}, specs, "");
+    if (!db) return db.error();
+    d->exact_.push_back(*db);
+  }
+  // First pass: the conditions, without start offsets. A prefilter keeps its detector's case rule, so it still
+  // matches wherever the pattern does.
   std::vector<const char*> patterns;
   std::vector<unsigned> flags;
   std::vector<unsigned> ids;
   for (std::size_t i = 0; i < specs.size(); ++i) {
-    patterns.push_back(specs[i].pattern.c_str());
-    // SOM_LEFTMOST: the match's start is needed to mask it. It makes the database slower (DESIGN.md measured
-    // 3-4x); finding starts only after a hit is the planned refinement.
-    unsigned f = HS_FLAG_SOM_LEFTMOST;
-    if (specs[i].caseless) f |= HS_FLAG_CASELESS;
-    flags.push_back(f);
+    const auto& s = specs[i];
+    if (s.digitRun > 0 && (d->minDigitRun_ == 0 || s.digitRun < d->minDigitRun_)) d->minDigitRun_ = s.digitRun;
+    const std::string* condition = !s.prefilter.empty() ? &s.prefilter : s.digitRun == 0 ? &s.pattern : nullptr;
+    if (!condition) continue;
+    patterns.push_back(condition->c_str());
+    flags.push_back(s.caseless ? HS_FLAG_CASELESS : 0u);
     ids.push_back(static_cast<unsigned>(i));
+    if (assertsEdges(*condition)) d->edgeAnchored_.push_back(static_cast<uint16_t>(i));
   }
-  hs_database_t* db = nullptr;
-  hs_compile_error_t* err = nullptr;
-  if (hs_compile_multi(patterns.data(), flags.data(), ids.data(), static_cast<unsigned>(patterns.size()),
-                       HS_MODE_BLOCK, nullptr, &db, &err) != HS_SUCCESS) {
-    std::string message = err && err->message ? err->message : "cannot compile the detectors";
-    const std::string which = err && err->expression >= 0 && static_cast<std::size_t>(err->expression) < specs.size()
-                                  ? specs[static_cast<std::size_t>(err->expression)].name
-                                  : std::string("?");
-    hs_free_compile_error(err);
-    return makeError("detector '" + which + "': " + message);
+  if (!patterns.empty()) {
+    auto db = build(patterns, flags, ids, specs, " (prefilter)");
+    if (!db) return db.error();
+    d->conditions_ = *db;
   }
-  std::shared_ptr<Detectors> d(new Detectors());
   d->specs_ = std::move(specs);
-  d->db_ = db;
+  d->serial_ = nextSerial++;
   return std::shared_ptr<const Detectors>(std::move(d));
 }
 
-Detectors::~Detectors() { hs_free_database(db_); }
+Detectors::~Detectors() {
+  hs_free_database(conditions_);
+  for (auto* db : exact_) hs_free_database(db);
+}
 
 Result<std::vector<Match>> Detectors::scan(std::string_view text) const {
-  std::vector<Match> candidates;
-  if (text.empty()) return candidates;
-  auto scratch = scratchFor(db_);
+  thread_local std::vector<FieldMatch> found;
+  auto scanned = scanFields(std::span<const std::string_view>(&text, 1), found);
+  if (!scanned) return scanned.error();
+  std::vector<Match> out;
+  out.reserve(found.size());
+  for (const auto& m : found) out.push_back(Match{m.begin, m.end, m.detector});
+  return out;
+}
+
+Result<void> Detectors::scanFields(std::span<const std::string_view> fields, std::vector<FieldMatch>& out) const {
+  out.clear();
+  if (fields.size() > std::numeric_limits<uint32_t>::max()) return makeError("too many values to scan at once");
+  // The buffers are the thread's and reused, so that a call that finds nothing allocates nothing.
+  thread_local std::string joined;
+  thread_local std::vector<std::size_t> starts;  // where each value begins in `text`
+  thread_local std::vector<Hit> hits;
+  thread_local std::vector<Recheck> rechecks;
+  thread_local std::vector<Match> candidates;
+
+  // The first pass runs over one text: the value itself, or the values joined by separators.
+  std::string_view text;
+  starts.clear();
+  if (fields.size() == 1) {
+    text = fields[0];
+    starts.push_back(0);
+  } else {
+    joined.clear();
+    for (const auto field : fields) {
+      starts.push_back(joined.size());
+      joined.append(field);
+      joined.push_back(kSeparator);
+    }
+    text = joined;
+  }
+  if (text.empty()) return {};
+  if (text.size() > std::numeric_limits<unsigned>::max()) return makeError("text too large to scan");
+  auto scratch = scratchFor(serial_, conditions_, exact_);
   if (!scratch) return scratch.error();
+
+  hits.clear();
+  if (conditions_) {
+    auto onHit = [](unsigned id, unsigned long long, unsigned long long to, unsigned, void* ctx) -> int {
+      static_cast<std::vector<Hit>*>(ctx)->push_back(Hit{static_cast<std::size_t>(to), static_cast<uint16_t>(id)});
+      return 0;
+    };
+    if (hs_scan(conditions_, text.data(), static_cast<unsigned>(text.size()), 0, *scratch, onHit, &hits) !=
+        HS_SUCCESS)
+      return makeError("scanning for sensitive values failed");
+  }
+  if (minDigitRun_ > 0) {
+    // The separator is not a digit: a run never spans two values.
+    forEachDigitRun(text, minDigitRun_, [&](std::size_t end, std::size_t length) {
+      for (std::size_t d = 0; d < specs_.size(); ++d)
+        if (specs_[d].digitRun > 0 && specs_[d].digitRun <= length)
+          hits.push_back(Hit{end, static_cast<uint16_t>(d)});
+    });
+  }
+  const bool edgesDiffer = fields.size() > 1 && !edgeAnchored_.empty();
+  if (hits.empty() && !edgesDiffer) return {};
+
+  // Which values to scan again, for which detectors. A hit ending on a separator is dropped: a condition that holds
+  // inside a value also holds, and is reported, inside the joined text.
+  rechecks.clear();
+  for (const auto& h : hits) {
+    const auto f = static_cast<std::size_t>(std::upper_bound(starts.begin(), starts.end(), h.end - 1) - starts.begin()) - 1;
+    if (h.end <= starts[f] + fields[f].size()) rechecks.push_back(Recheck{static_cast<uint32_t>(f), h.detector});
+  }
+  if (edgesDiffer)
+    for (const auto d : edgeAnchored_)
+      for (std::size_t f = 0; f < fields.size(); ++f)
+        if (!fields[f].empty()) rechecks.push_back(Recheck{static_cast<uint32_t>(f), d});
+  std::sort(rechecks.begin(), rechecks.end());
+  rechecks.erase(std::unique(rechecks.begin(), rechecks.end()), rechecks.end());
+
+  // Second pass: each value alone, for the detectors whose condition held in it; the others cannot match there.
   auto onMatch = [](unsigned id, unsigned long long from, unsigned long long to, unsigned, void* ctx) -> int {
     static_cast<std::vector<Match>*>(ctx)->push_back(
         Match{static_cast<std::size_t>(from), static_cast<std::size_t>(to), static_cast<uint16_t>(id)});
     return 0;
   };
-  if (hs_scan(db_, text.data(), static_cast<unsigned>(text.size()), 0, *scratch, onMatch, &candidates) != HS_SUCCESS)
-    return makeError("scanning for sensitive values failed");
-  // Validate, then keep the longest at each place: sorted by start, longest first, non-overlapping.
-  std::erase_if(candidates, [&](const Match& m) {
-    return !validates(specs_[m.detector].validator, text.substr(m.begin, m.end - m.begin));
-  });
-  std::sort(candidates.begin(), candidates.end(), [](const Match& a, const Match& b) {
-    return a.begin != b.begin ? a.begin < b.begin : a.end > b.end;
-  });
-  std::vector<Match> out;
-  for (const auto& m : candidates) {
-    if (!out.empty() && m.begin < out.back().end) {
-      if (m.end > out.back().end) out.back().end = m.end;  // overlapping: mask the union
-      continue;
+  for (std::size_t i = 0; i < rechecks.size();) {
+    const uint32_t field = rechecks[i].field;
+    const std::string_view value = fields[field];
+    candidates.clear();
+    for (; i < rechecks.size() && rechecks[i].field == field; ++i) {
+      if (hs_scan(exact_[rechecks[i].detector], value.data(), static_cast<unsigned>(value.size()), 0, *scratch,
+                  onMatch, &candidates) != HS_SUCCESS)
+        return makeError("scanning for sensitive values failed");
     }
-    out.push_back(m);
+    settle(specs_, field, value, candidates, out);
   }
-  return out;
+  return {};
 }
 
 }  // namespace gatehouse::masking

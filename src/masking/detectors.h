@@ -1,13 +1,20 @@
 // Content detectors for masking: sensitive values found by what they look like (an email, a card number...),
-// wherever they appear in a result. All the patterns of a set are compiled into one Vectorscan (Hyperscan's
-// portable fork) database and matched in one pass over the text; a validator (Luhn, IBAN mod-97, SSN ranges,
-// inet_pton) then confirms each candidate, so that a 16-digit order number that fails Luhn is not a card.
-// Pure: text in, spans out; one scratch space per thread.
+// wherever they appear in a result. A validator (Luhn, IBAN mod-97, SSN ranges, inet_pton) confirms each
+// candidate, so that a 16-digit order number that fails Luhn is not a card.
+//
+// Matching is in two passes, because Vectorscan (Hyperscan's portable fork) is several times slower when it
+// must report where matches start. The first pass looks, in one Vectorscan database without start offsets, for
+// a cheap condition that every match of a detector implies (its prefilter, or its pattern itself); most text
+// has none and costs only this pass. Only a value where a detector's condition holds is scanned again, alone,
+// with that detector's pattern and start offsets. Several values (the fields of a row) can be scanned in one
+// first pass, joined by a separator.
+// Pure: text in, spans out; one scratch space and a few reused buffers per thread.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +32,11 @@ struct DetectorSpec {
   std::string pattern;  // Vectorscan syntax (PCRE without back-references and look-arounds)
   Validator validator = Validator::kNone;
   bool caseless = false;
+  // Optional, for speed: every match of `pattern` contains a match of `prefilter` (a Vectorscan pattern) or a run
+  // of at least `digitRun` digits. Neither set: `pattern` is its own condition. Digit runs are found without
+  // Vectorscan, which is slow on text with many short numbers.
+  std::string prefilter;
+  uint8_t digitRun = 0;
 };
 
 // The built-in detectors: email, card_number, us_ssn, phone, iban, ipv4, ipv6, aws_access_key_id,
@@ -38,6 +50,15 @@ struct Match {
   bool operator==(const Match&) const = default;
 };
 
+// A match in one of several values scanned together.
+struct FieldMatch {
+  uint32_t field = 0;      // index of the value
+  std::size_t begin = 0;   // offsets in that value
+  std::size_t end = 0;
+  uint16_t detector = 0;
+  bool operator==(const FieldMatch&) const = default;
+};
+
 class Detectors {
  public:
   // Compiles the set; an invalid pattern is an error naming its detector.
@@ -48,13 +69,23 @@ class Detectors {
 
   // The validated matches in `text`, in order, not overlapping (at one place, the longest wins).
   Result<std::vector<Match>> scan(std::string_view text) const;
+  // Scans several values as if each were scanned alone (a match never spans two values): the validated matches of
+  // every value, ordered by field then position, offsets relative to their own field. `out` is cleared first.
+  Result<void> scanFields(std::span<const std::string_view> fields, std::vector<FieldMatch>& out) const;
+
   const DetectorSpec& spec(uint16_t detector) const { return specs_.at(detector); }
   std::size_t size() const { return specs_.size(); }
 
  private:
   Detectors() = default;
   std::vector<DetectorSpec> specs_;
-  hs_database* db_ = nullptr;
+  hs_database* conditions_ = nullptr;  // first pass: every detector's Vectorscan condition; null if none has one
+  std::vector<hs_database*> exact_;    // second pass, per detector: its pattern, with start offsets
+  uint8_t minDigitRun_ = 0;            // the shortest digitRun of any detector; 0: none uses one
+  // Detectors whose condition uses ^, $, \A, \Z or \z: in a joined text these do not hold at a value's edges, so
+  // every value of a batch is scanned for them.
+  std::vector<uint16_t> edgeAnchored_;
+  uint64_t serial_ = 0;  // tells a thread's scratch space whether it was sized for these databases
 };
 
 // The validators, on a candidate's bytes.

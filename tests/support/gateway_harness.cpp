@@ -107,6 +107,7 @@ Result<void> GatewayHarness::writeConfig() {
     y << "    allow_groups: [" << join(groups, ", ") << "]\n";
     if (c.connect_timeout_ms != 0) y << "    connect_timeout_ms: " << c.connect_timeout_ms << "\n";
     if (!c.guardrails_yaml.empty()) y << "    guardrails:\n" << c.guardrails_yaml;
+    if (!c.masking_yaml.empty()) y << "    masking:\n" << c.masking_yaml;
   }
   y << options_.extra_yaml;
   std::ofstream out(configPath(), std::ios::trunc);

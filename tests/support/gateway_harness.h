@@ -35,6 +35,7 @@ struct GatewayConnection {
   std::vector<std::string> allow_groups = {"dev"};
   uint32_t connect_timeout_ms = 0;  // 0: the gateway's default
   std::string guardrails_yaml;      // the connection's `guardrails:` mapping, indented by 6 spaces; empty: none
+  std::string masking_yaml;         // the connection's `masking:` mapping, indented by 6 spaces; empty: none
 };
 
 struct GatewayOptions {

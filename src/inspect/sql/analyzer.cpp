@@ -21,6 +21,8 @@
 #include <string>
 #include <utility>
 
+#include "inspect/sql/lineage.h"
+
 namespace gatehouse::inspect::sql {
 
 namespace json = boost::json;
@@ -629,6 +631,7 @@ Result<std::vector<StatementFacts>> analyze(std::string_view sql) {
                                                                          : std::string_view::npos;
     facts.text = std::string(trim(from < sql.size() ? sql.substr(from, n) : std::string_view()));
     Walker(facts).statement(e->at("stmt"));
+    addLineage(e->at("stmt"), facts);
     out.push_back(std::move(facts));
   }
   return out;

@@ -3,6 +3,7 @@
 // PROGRAM...). Built from PostgreSQL's own parser (libpg_query), never from patterns over the text.
 #pragma once
 
+#include <compare>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -87,6 +88,37 @@ enum class SearchPathChange : uint8_t {
   kUnknown,  // changed in a way the gateway cannot follow: SET LOCAL, set_config(...)
 };
 
+// Where a value comes from: a column of a relation named in the statement.
+struct ColumnSource {
+  std::string relation;  // as written after resolving aliases and CTE/subquery names to base relations: "schema.name" or "name"
+  std::string column;    // a column name, or "*": every column of the relation (a whole-row reference such as row_to_json(c), c.*)
+  auto operator<=>(const ColumnSource&) const = default;
+};
+
+struct OutputColumn {
+  // Every relation column this output's value derives from (deduplicated, sorted).
+  std::vector<ColumnSource> sources;
+  // An unexpanded `*` / `t.*` over base relations, whose columns the text does not list: it stands for zero or more
+  // output columns. `sources` then hold (relation, "*") for each relation it expands (each output column derives
+  // from that relation's column of the same name), plus concrete sources that apply to all of them (e.g. the
+  // arguments of a set-returning function in FROM).
+  bool star = false;
+  bool operator==(const OutputColumn&) const = default;
+};
+
+enum class CopyFormat : uint8_t { kText, kCsv, kBinary };
+struct CopyOptions {
+  bool from = false;           // COPY ... FROM (else TO)
+  bool stdio = true;           // STDIN/STDOUT (false: a server file or program)
+  CopyFormat format = CopyFormat::kText;
+  char delimiter = '\t';       // text default '\t', csv default ','
+  std::string null_string;     // text default "\\N", csv default ""
+  char quote = '"';            // csv
+  char escape = '"';           // csv (defaults to quote)
+  bool header = false;
+  bool operator==(const CopyOptions&) const = default;
+};
+
 struct StatementFacts {
   std::string text;                     // this statement's own text, from a multi-statement string
   std::vector<Operation> operations;    // at least one
@@ -96,6 +128,12 @@ struct StatementFacts {
   bool forgets_all_prepared = false;    // DEALLOCATE ALL, DISCARD ALL
   SearchPathChange search_path_change = SearchPathChange::kNone;
   std::vector<std::string> search_path;  // for kSet
+  std::vector<OutputColumn> outputs;  // the columns of the rows the statement returns, in order (see below)
+  bool outputs_ambiguous = false;     // output positions cannot be told apart (e.g. a `*` inside one branch of a UNION): any output column may derive from any source in `outputs`
+  std::vector<ColumnSource> reads;        // every column the statement references anywhere (WHERE, JOIN, GROUP BY, ORDER BY, subqueries...), resolved like outputs
+  std::vector<ColumnSource> writes_from;  // sources of values the statement stores or sends elsewhere than its result (below)
+  std::string cursor_name;            // DECLARE name / FETCH / MOVE / CLOSE name
+  std::optional<CopyOptions> copy;    // for COPY
   bool has(Condition c) const;
   bool performs(Kind k) const;
 };

@@ -118,7 +118,8 @@ Result<std::shared_ptr<const FactsList>> FactsCache::analyze(std::string_view sq
   bool cacheable = facts->size() == 1 && capacity_ > 0;
   if (cacheable && key.front() == 'N') {
     const auto& f = facts->front();
-    cacheable = !f.performs(Kind::kExplain) && f.search_path_change != SearchPathChange::kSet;
+    // COPY options are literals too: DELIMITER ';' and DELIMITER ',' must not share facts.
+    cacheable = !f.performs(Kind::kExplain) && f.search_path_change != SearchPathChange::kSet && !f.copy;
   }
   if (!cacheable) return facts;
   if (index_.size() >= capacity_) {
