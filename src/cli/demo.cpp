@@ -35,7 +35,10 @@ SELECT fn || ' ' || ln,
        '+1-555-01' || lpad((i % 100)::text, 2, '0'),
        CASE i % 3 WHEN 0 THEN '4111 1111 1111 1111' WHEN 1 THEN '5555 5555 5555 4444' ELSE '3782 822463 10005' END,
        lpad((900 + i % 99)::text, 3, '0') || '-' || lpad((i % 97 + 1)::text, 2, '0') || '-' || lpad((1000 + i)::text, 4, '0'),
-       CASE WHEN i % 10 = 0 THEN 'prefers email' ELSE NULL END
+       CASE i % 10 WHEN 0 THEN 'prefers email'
+                   WHEN 3 THEN 'asked to pay with card 4242 4242 4242 4242 next time'
+                   WHEN 7 THEN 'second address: ' || lower(ln) || i || '@example.org'
+                   ELSE NULL END
 FROM generate_series(1, 200) AS i,
      LATERAL (SELECT (ARRAY['Ada','Alan','Grace','Edsger','Barbara','Donald','Frances','Ken'])[1 + i % 8] AS fn,
                      (ARRAY['Lovelace','Turing','Hopper','Dijkstra','Liskov','Knuth','Allen','Thompson'])[1 + (i / 8) % 8] AS ln) n;
@@ -131,6 +134,30 @@ connections:
           match: {{ conditions: [update_without_where, delete_without_where] }}
           action: review
           review: {{ approvers: [admins], mode: async, timeout: 1h, window: 1h }}
+    # Data masking: protected columns are masked wherever their values end up in a result (aliases,
+    # expressions, subqueries, CTEs, views, JSON and array aggregates, COPY, error messages), and every text
+    # value of every result is scanned for sensitive content (a card number typed into notes).
+    masking:
+      rules:
+        - name: customer-email
+          columns: [public.customers.email]
+          style: token          # a keyed HMAC token: joins and counts still work
+          except_groups: [admins]
+        - name: customer-phone
+          columns: [public.customers.phone]
+          style: partial
+          keep: 2
+          except_groups: [admins]
+        - name: customer-card
+          columns: [public.customers.card_number]
+          style: partial
+          keep: 4
+        - name: customer-ssn
+          columns: [public.customers.ssn]
+          style: redact
+        - name: sensitive-content
+          detectors: [builtin]
+          style: redact
 )",
                        options.port, options.http_port, server.port());
   }
@@ -180,6 +207,10 @@ connections:
             << "The guardrails refuse DROP, TRUNCATE, ALTER SYSTEM, COPY ... PROGRAM, SET ROLE, procedural code and\n"
             << "dangerous functions; UPDATE/DELETE without WHERE needs a review. Try, in psql:\n"
             << "  DROP TABLE customers;\n  SELECT pg_read_file('/etc/passwd');\n  DELETE FROM orders;\n\n"
+            << "Results are masked: emails become tokens, phones and cards keep their last digits, SSNs are\n"
+            << "redacted, and a card number or email typed into notes is found by content. Try:\n"
+            << "  SELECT * FROM customers LIMIT 5;\n  SELECT upper(email), row_to_json(c) FROM customers c LIMIT 2;\n"
+            << "  SELECT notes FROM customers WHERE notes IS NOT NULL LIMIT 4;\n\n"
             << "The DELETE is held for review. As the demo's approver (admin@example.com, group admins):\n"
             << fmt::format("  gatehouse reviews -c {}\n  gatehouse approve REVIEW_ID -c {} --token {}\n",
                            config_path.string(), config_path.string(), admin_token)

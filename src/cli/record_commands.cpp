@@ -66,6 +66,24 @@ json::value optionalInt(const std::optional<int64_t>& v) { return v ? json::valu
 
 void printJson(const json::value& v) { std::cout << json::serialize(v) << '\n'; }
 
+// [{"rule","column","count"}, …]
+json::array maskedJson(const std::vector<store::MaskedCount>& masked) {
+  json::array out;
+  for (const auto& m : masked) {
+    out.emplace_back(json::object{{"rule", m.rule}, {"column", m.column}, {"count", m.count}});
+  }
+  return out;
+}
+
+// All the values masked, for a table cell; empty when none.
+std::string maskedTotal(const std::vector<store::MaskedCount>& masked) {
+  uint64_t total = 0;
+  for (const auto& m : masked) {
+    total += m.count;
+  }
+  return total == 0 ? std::string() : std::to_string(total);
+}
+
 std::string joined(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& i : items) {
@@ -183,7 +201,8 @@ int runSessions(const core::Config& config, const SessionQuery& query, bool json
                                     {"end_reason", r.end_reason},
                                     {"bytes_from_client", r.bytes_from_client},
                                     {"bytes_from_server", r.bytes_from_server},
-                                    {"statements", r.statements}});
+                                    {"statements", r.statements},
+                                    {"masked", maskedJson(r.masked)}});
     }
     printJson(out);
     return 0;
@@ -192,11 +211,13 @@ int runSessions(const core::Config& config, const SessionQuery& query, bool json
     std::cerr << "No sessions recorded" << (query.user || query.connection ? " that match" : "") << ".\n";
     return 0;
   }
-  Table table({"SESSION", "USER", "CONNECTION", "CLIENT", "STARTED", "DURATION", "STMTS", "IN", "OUT", "END"});
+  Table table({"SESSION", "USER", "CONNECTION", "CLIENT", "STARTED", "DURATION", "STMTS", "MASKED", "IN", "OUT",
+               "END"});
   for (const auto& r : *sessions) {
     table.add({cell(r.session_id), cell(r.user), cell(r.connection), cell(r.client_addr),
                isoUtc(r.started_at_us, false), r.ended_at_us ? humanDuration(*r.ended_at_us - r.started_at_us) : "-",
-               std::to_string(r.statements), humanBytes(r.bytes_from_client), humanBytes(r.bytes_from_server),
+               std::to_string(r.statements), maskedTotal(r.masked), humanBytes(r.bytes_from_client),
+               humanBytes(r.bytes_from_server),
                r.ended_at_us ? cell(r.end_reason.empty() ? "closed" : r.end_reason) : "open"});
   }
   table.print(std::cout);
@@ -240,6 +261,7 @@ int runAudit(const core::Config& config, const AuditQuery& query, bool json) {
                                     {"status", r.status},
                                     {"tag", r.tag},
                                     {"rows", r.rows},
+                                    {"masked", maskedJson(r.masked)},
                                     {"sqlstate", r.sqlstate},
                                     {"error_message", r.error_message},
                                     {"review_id", r.review_id.empty() ? json::value(nullptr) : json::value(r.review_id)},
@@ -254,13 +276,14 @@ int runAudit(const core::Config& config, const AuditQuery& query, bool json) {
               << (query.session_id || query.user || query.connection || query.since ? " that match" : "") << ".\n";
     return 0;
   }
-  Table table({"TIME", "SESSION", "SEQ", "USER", "CONNECTION", "STATUS", "DURATION", "ROWS", "REVIEW", "SQL"});
+  Table table(
+      {"TIME", "SESSION", "SEQ", "USER", "CONNECTION", "STATUS", "DURATION", "ROWS", "MASKED", "REVIEW", "SQL"});
   for (const auto& r : *rows) {
     // The SQLSTATE says what kind of error; the message is in --json (it would crowd out the SQL column).
     const std::string status = r.status == "error" && !r.sqlstate.empty() ? "error " + cell(r.sqlstate) : r.status;
     table.add({isoUtc(r.started_at_us, false), cell(r.session_id), std::to_string(r.seq), cell(r.user),
                cell(r.connection), status, r.status == "running" ? "-" : humanDuration(r.duration_us),
-               r.status == "ok" ? std::to_string(r.rows) : "-",
+               r.status == "ok" ? std::to_string(r.rows) : "-", maskedTotal(r.masked),
                r.review_id.empty() ? "-" : r.review_id + " (" + r.review_status + ")", cell(r.sql, kSqlWidth)});
   }
   table.print(std::cout);

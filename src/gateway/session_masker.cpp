@@ -82,16 +82,6 @@ std::string refused(std::string_view message, std::string_view hint = {}) {
                            hint);
 }
 
-int strength(masking::Style s) {
-  switch (s) {
-    case masking::Style::kPartial: return 0;
-    case masking::Style::kToken: return 1;
-    case masking::Style::kRedact: return 2;
-    case masking::Style::kNull: return 3;
-  }
-  return 3;
-}
-
 void appendJsonString(std::string_view v, std::string& out) {
   out += '"';
   for (unsigned char c : v) {
@@ -160,12 +150,7 @@ SessionMasker::SessionMasker(std::shared_ptr<const masking::Policy> policy, std:
 }
 
 std::optional<uint16_t> SessionMasker::stronger(std::optional<uint16_t> a, std::optional<uint16_t> b) const {
-  if (!a) return b;
-  if (!b) return a;
-  const auto& rules = policy_->rules();
-  const int sa = strength(rules[*a].style.style), sb = strength(rules[*b].style.style);
-  if (sa != sb) return sa > sb ? a : b;
-  return std::min(*a, *b);
+  return masking::stricterRule(*policy_, a, b);
 }
 
 const StatementFacts* SessionMasker::effective(const StatementFacts& f) const {
@@ -204,6 +189,16 @@ std::string SessionMasker::refusalFor(const StatementFacts& f) {
         return refused(fmt::format("masking: this statement would copy protected data ({}.{}, rule \"{}\") somewhere "
                                    "other than a masked result",
                                    s.relation, s.column, policy_->rules()[*rule].name));
+    // Renaming a protected column, its table or its schema would hide it from the rules by name for the rest of
+    // the session (the catalog is read at login).
+    for (const auto& op : f.operations) {
+      if (op.kind != Kind::kAlter) continue;
+      bool protected_relation = op.object == "schema";
+      for (const auto& rel : op.relations) protected_relation = protected_relation || columns_.byName(rel, "*");
+      if (protected_relation)
+        return refused("masking: altering a relation that holds protected columns (or a schema) is refused in a "
+                       "masked session");
+    }
     if (f.performs(Kind::kProcedural))
       return refused("masking: procedural code (DO, functions, procedures) can read protected columns where the "
                      "gateway cannot follow them, so it is refused in a masked session");

@@ -11,12 +11,6 @@ namespace {
 
 uint64_t key(uint32_t oid, int16_t attnum) { return (uint64_t{oid} << 16) | static_cast<uint16_t>(attnum); }
 
-std::optional<uint16_t> lower(std::optional<uint16_t> a, std::optional<uint16_t> b) {
-  if (!a) return b;
-  if (!b) return a;
-  return std::min(*a, *b);
-}
-
 // A dollar-quoted literal whose tag is not in the text (the patterns come from the config, not from clients, but
 // a quote in a column name must not break the query).
 std::string literal(std::string_view text) {
@@ -76,10 +70,11 @@ ProtectedColumns::ProtectedColumns(const Policy& policy, const std::vector<bool>
     for (const auto& v : views) {
       std::optional<uint16_t> rule;
       if (auto it = by_oid_.find(key(v.ref_oid, v.ref_attnum)); it != by_oid_.end()) rule = it->second;
-      if (auto it = whole_by_oid_.find(v.ref_oid); it != whole_by_oid_.end()) rule = lower(rule, it->second);
+      if (auto it = whole_by_oid_.find(v.ref_oid); it != whole_by_oid_.end())
+        rule = stricterRule(policy, rule, it->second);
       if (!rule) continue;
       auto [it, fresh] = whole_by_oid_.emplace(v.view_oid, *rule);
-      if (!fresh && *rule < it->second) it->second = *rule, fresh = true;
+      if (!fresh && stricterRule(policy, it->second, rule) != it->second) it->second = *rule, fresh = true;
       changed = changed || fresh;
     }
   }
@@ -91,22 +86,23 @@ std::optional<uint16_t> ProtectedColumns::ruleForColumn(std::string_view schema,
                                                         std::string_view column) const {
   if (!policy_) return std::nullopt;
   const auto& rules = policy_->rules();
+  std::optional<uint16_t> out;
   for (std::size_t r = 0; r < rules.size(); ++r) {
     if (!active_[r]) continue;
     for (const auto& g : rules[r].columns) {
       const bool hit = column == "*" ? columnGlobMatch(ColumnGlob{g.schema, g.table, "*"}, schema, table, "x")
                                      : columnGlobMatch(g, schema, table, column);
-      if (hit) return static_cast<uint16_t>(r);
+      if (hit) out = stricterRule(*policy_, out, static_cast<uint16_t>(r));
     }
   }
-  return std::nullopt;
+  return out;
 }
 
 std::optional<uint16_t> ProtectedColumns::inRelation(const Relation& r, std::string_view column) const {
   if (r.whole) return r.whole;
   if (column == "*") {
     std::optional<uint16_t> out;
-    for (const auto& [name, rule] : r.protected_by_name) out = lower(out, rule);
+    for (const auto& [name, rule] : r.protected_by_name) out = stricterRule(*policy_, out, rule);
     return out;
   }
   if (auto it = r.protected_by_name.find(column); it != r.protected_by_name.end()) return it->second;
@@ -131,7 +127,7 @@ std::optional<uint16_t> ProtectedColumns::byName(std::string_view relation, std:
   for (auto [it, end] = by_table_.equal_range(table); it != end; ++it) {
     const Relation& r = relations_[it->second];
     if (!schema.empty() && r.schema != schema) continue;
-    out = lower(out, inRelation(r, column));
+    out = stricterRule(*policy_, out, inRelation(r, column));
   }
   return out;
 }

@@ -41,6 +41,28 @@ std::string likePattern(std::string_view glob) {
 
 }  // namespace
 
+namespace {
+
+int strictness(Style s) {
+  switch (s) {
+    case Style::kPartial: return 0;
+    case Style::kToken: return 1;
+    case Style::kRedact: return 2;
+    case Style::kNull: return 3;
+  }
+  return 3;
+}
+
+}  // namespace
+
+std::optional<uint16_t> stricterRule(const Policy& policy, std::optional<uint16_t> a, std::optional<uint16_t> b) {
+  if (!a) return b;
+  if (!b) return a;
+  const int sa = strictness(policy.rules()[*a].style.style), sb = strictness(policy.rules()[*b].style.style);
+  if (sa != sb) return sa > sb ? a : b;
+  return std::min(*a, *b);
+}
+
 bool columnGlobMatch(const ColumnGlob& glob, std::string_view schema, std::string_view table, std::string_view column) {
   return (schema.empty() || policy::globMatch(glob.schema, schema)) && policy::globMatch(glob.table, table) &&
          policy::globMatch(glob.column, column);

@@ -54,6 +54,10 @@ class Policy {
   std::string token_key_;
 };
 
+// Of two rules covering one value, the one that reveals less (null > redact > token > partial; the earlier rule
+// on a tie): a value derived from several protected columns is masked by the strictest of their rules.
+std::optional<uint16_t> stricterRule(const Policy& policy, std::optional<uint16_t> a, std::optional<uint16_t> b);
+
 // Whether a column glob matches a column of schema.table. An empty `schema` (a relation named without one)
 // matches any schema pattern: the relation could be in any schema on the search path.
 bool columnGlobMatch(const ColumnGlob& glob, std::string_view schema, std::string_view table, std::string_view column);

@@ -8,7 +8,9 @@
 #include <charconv>
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <string>
+#include <vector>
 
 
 namespace gatehouse::recording {
@@ -38,6 +40,7 @@ enum class Field : uint8_t {
   kReason,
   kBytesFromClient,
   kBytesFromServer,
+  kCounts,
   kCount,
   kOther = kCount,
 };
@@ -46,7 +49,7 @@ constexpr std::array<std::string_view, static_cast<size_t>(Field::kCount)> kFiel
     "type",         "session_id", "seq",          "user",       "connection",        "client_addr",
     "protocol",     "sql",        "started_at_us", "tls",       "duration_us",       "tag",
     "sqlstate",     "error_message", "rows",      "ended_at_us", "reason",           "bytes_from_client",
-    "bytes_from_server"};
+    "bytes_from_server", "counts"};
 
 // Called for every key of every line: dispatch on the length first, which leaves at most five candidates.
 Field fieldNamed(std::string_view key) {
@@ -65,7 +68,7 @@ Field fieldNamed(std::string_view key) {
         case 'r': return is(Field::kRows);
         default: return Field::kOther;
       }
-    case 6: return is(Field::kReason);
+    case 6: return key[0] == 'r' ? is(Field::kReason) : is(Field::kCounts);
     case 8: return key[0] == 'p' ? is(Field::kProtocol) : is(Field::kSqlstate);
     case 10: return key[0] == 's' ? is(Field::kSessionId) : is(Field::kConnection);
     case 11:
@@ -81,8 +84,21 @@ Field fieldNamed(std::string_view key) {
   }
 }
 
+// The fields of an entry of "counts" (a values_masked event's array of objects).
+enum class EntryField : uint8_t { kRule, kColumn, kCount, kOther };
+constexpr std::array<std::string_view, 3> kEntryFieldNames = {"rule", "column", "count"};
+
+EntryField entryFieldNamed(std::string_view key) {
+  for (size_t i = 0; i < kEntryFieldNames.size(); ++i) {
+    if (key == kEntryFieldNames[i]) {
+      return static_cast<EntryField>(i);
+    }
+  }
+  return EntryField::kOther;
+}
+
 // What JSON value a field had, in the terms of a DOM json::value (an integer that fits int64 is kInt64).
-enum class Kind : uint8_t { kMissing, kString, kInt64, kUint64, kBool, kOther };
+enum class Kind : uint8_t { kMissing, kString, kInt64, kUint64, kBool, kArray, kOther };
 
 struct Slot {
   Kind kind = Kind::kMissing;
@@ -93,8 +109,15 @@ struct Slot {
   bool boolean = false;
 };
 
-// The SAX handler: records the top-level object's fields into slots. Nested values are skipped, except that a
-// field whose value is an object or array is marked as having the wrong kind.
+// One element of the "counts" array: an object's fields in slots, or an element that is not an object.
+struct Entry {
+  bool object = false;
+  std::array<Slot, kEntryFieldNames.size()> slots;
+};
+
+// The SAX handler: records the top-level object's fields into slots, and the elements of a "counts" array into
+// entries. Other nested values are skipped, except that a field whose value is an object or array is marked as
+// having that kind.
 struct Handler {
   static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
   static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
@@ -102,28 +125,68 @@ struct Handler {
   static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
 
   std::array<Slot, static_cast<size_t>(Field::kCount)> slots;
+  // The elements of the "counts" array, in order: the first `entries_used`. A deque, so that an entry's string
+  // buffers, which its slots' text views, stay where they are as more entries are added; kept from line to line
+  // for their buffers.
+  std::deque<Entry> entries;
+  size_t entries_used = 0;
+  std::vector<MaskedCountFields> counts;  // what Fields::counts takes out of the entries
   std::string key;
   Field field = Field::kOther;
-  int depth = 0;           // containers open around the current value
+  EntryField entry_field = EntryField::kOther;
+  int depth = 0;            // containers open around the current value
   bool top_object = false;  // the document is an object
+  bool in_counts = false;   // inside the top-level "counts" array
 
   void clear() {
     for (auto& s : slots) {
       s.kind = Kind::kMissing;
     }
+    entries_used = 0;
     key.clear();
     field = Field::kOther;
+    entry_field = EntryField::kOther;
     depth = 0;
     top_object = false;
+    in_counts = false;
   }
 
-  // The slot the current value fills, if it is one of the top-level object's known fields.
+  Entry& addEntry(bool object) {
+    if (entries_used == entries.size()) {
+      entries.emplace_back();
+    }
+    Entry& e = entries[entries_used++];
+    e.object = object;
+    for (auto& s : e.slots) {
+      s.kind = Kind::kMissing;
+    }
+    return e;
+  }
+
+  // Whether the current key or value is a field of an entry of "counts" (an object's members are one level
+  // deeper than the array's elements).
+  bool inEntry() const { return depth == 3 && in_counts; }
+
+  // The slot the current value fills, if it is one of the top-level object's known fields or of an entry's.
   Slot* target() {
-    return depth == 1 && field != Field::kOther ? &slots[static_cast<size_t>(field)] : nullptr;
+    if (depth == 1) {
+      return field != Field::kOther ? &slots[static_cast<size_t>(field)] : nullptr;
+    }
+    if (inEntry() && entry_field != EntryField::kOther) {
+      return &entries[entries_used - 1].slots[static_cast<size_t>(entry_field)];
+    }
+    return nullptr;
   }
   void mark(Kind kind) {
     if (Slot* s = target()) {
       s->kind = kind;
+    }
+  }
+  // Called as each value begins (a container) or ends (a scalar): an element of "counts" becomes an entry.
+  void element(bool object) {
+    if (depth == 2 && in_counts) {
+      addEntry(object);
+      entry_field = EntryField::kOther;
     }
   }
 
@@ -133,6 +196,7 @@ struct Handler {
     if (depth == 0) {
       top_object = true;
     }
+    element(true);
     mark(Kind::kOther);
     ++depth;
     return true;
@@ -142,24 +206,35 @@ struct Handler {
     return true;
   }
   bool on_array_begin(json::error_code&) {
-    mark(Kind::kOther);
+    element(false);
+    mark(Kind::kArray);
+    if (depth == 1 && field == Field::kCounts) {
+      in_counts = true;
+      entries_used = 0;  // a repeated key: the last one counts
+    }
     ++depth;
     return true;
   }
   bool on_array_end(std::size_t, json::error_code&) {
-    --depth;
+    if (--depth == 1) {
+      in_counts = false;
+    }
     return true;
   }
   bool on_key_part(json::string_view s, std::size_t, json::error_code&) {
-    if (depth == 1) {
+    if (depth == 1 || inEntry()) {
       key.append(s.data(), s.size());
     }
     return true;
   }
   bool on_key(json::string_view s, std::size_t, json::error_code&) {
-    if (depth == 1) {
+    if (depth == 1 || inEntry()) {
       key.append(s.data(), s.size());
-      field = fieldNamed(key);
+      if (depth == 1) {
+        field = fieldNamed(key);
+      } else {
+        entry_field = entryFieldNamed(key);
+      }
       key.clear();
       if (Slot* slot = target()) {
         slot->buffer.clear();  // a repeated key: the last one counts, as in a DOM object
@@ -174,6 +249,7 @@ struct Handler {
     return true;
   }
   bool on_string(json::string_view s, std::size_t, json::error_code&) {
+    element(false);
     if (Slot* slot = target()) {
       slot->buffer.append(s.data(), s.size());
       slot->kind = Kind::kString;
@@ -183,6 +259,7 @@ struct Handler {
   }
   bool on_number_part(json::string_view, json::error_code&) { return true; }
   bool on_int64(int64_t v, json::string_view, json::error_code&) {
+    element(false);
     if (Slot* slot = target()) {
       slot->kind = Kind::kInt64;
       slot->i64 = v;
@@ -190,6 +267,7 @@ struct Handler {
     return true;
   }
   bool on_uint64(uint64_t v, json::string_view, json::error_code&) {
+    element(false);
     if (Slot* slot = target()) {
       slot->kind = Kind::kUint64;
       slot->u64 = v;
@@ -197,10 +275,12 @@ struct Handler {
     return true;
   }
   bool on_double(double, json::string_view, json::error_code&) {
+    element(false);
     mark(Kind::kOther);
     return true;
   }
   bool on_bool(bool v, json::error_code&) {
+    element(false);
     if (Slot* slot = target()) {
       slot->kind = Kind::kBool;
       slot->boolean = v;
@@ -208,6 +288,7 @@ struct Handler {
     return true;
   }
   bool on_null(json::error_code&) {
+    element(false);
     mark(Kind::kOther);
     return true;
   }
@@ -294,6 +375,104 @@ bool scanLiteral(const char*& p, const char* end, std::string_view word) {
   return true;
 }
 
+// Scans a plain scalar value (a string, an integer, true or false) into `slot` (none: the value is skipped).
+bool scanScalar(const char*& p, const char* end, Slot* slot) {
+  if (*p == '"') {
+    const char* value = ++p;
+    if (!toQuote(p, end)) {
+      return false;
+    }
+    if (slot != nullptr) {
+      slot->kind = Kind::kString;
+      slot->text = std::string_view(value, static_cast<size_t>(p - value));
+    }
+    ++p;
+    return true;
+  }
+  if (*p == '-' || isDigit(*p)) {
+    return scanInteger(p, end, slot);
+  }
+  if (*p == 't' || *p == 'f') {
+    const bool value = *p == 't';
+    if (!scanLiteral(p, end, value ? "true" : "false")) {
+      return false;
+    }
+    if (slot != nullptr) {
+      slot->kind = Kind::kBool;
+      slot->boolean = value;
+    }
+    return true;
+  }
+  return false;
+}
+
+// Scans an object's members, from just past its '{' to just past its '}'. `value(key, p)` scans each member's
+// value (`p` at its first byte, never at the end); false gives up.
+template <class ScanValue>
+bool scanMembers(const char*& p, const char* end, ScanValue value) {
+  if (p < end && *p == '}') {
+    ++p;
+    return true;
+  }
+  while (true) {
+    if (p == end || *p != '"') {
+      return false;
+    }
+    const char* key = ++p;
+    if (!toQuote(p, end)) {
+      return false;
+    }
+    const std::string_view name(key, static_cast<size_t>(p - key));
+    if (++p == end || *p != ':' || ++p == end) {
+      return false;
+    }
+    if (!value(name, p)) {
+      return false;
+    }
+    if (p == end) {
+      return false;
+    }
+    if (*p == '}') {
+      ++p;
+      return true;
+    }
+    if (*p++ != ',') {
+      return false;
+    }
+  }
+}
+
+// Scans the "counts" array (at its '['), when it is what appendEvent writes: flat objects of plain scalars.
+bool scanCounts(const char*& p, const char* end, Handler& h) {
+  h.slots[static_cast<size_t>(Field::kCounts)].kind = Kind::kArray;
+  h.entries_used = 0;  // a repeated key: the last one counts
+  if (++p < end && *p == ']') {
+    ++p;
+    return true;
+  }
+  while (true) {
+    if (p == end || *p != '{') {
+      return false;
+    }
+    Entry& entry = h.addEntry(true);
+    ++p;
+    const bool scanned = scanMembers(p, end, [&](std::string_view key, const char*& v) {
+      const EntryField field = entryFieldNamed(key);
+      return scanScalar(v, end, field == EntryField::kOther ? nullptr : &entry.slots[static_cast<size_t>(field)]);
+    });
+    if (!scanned || p == end) {
+      return false;
+    }
+    if (*p == ']') {
+      ++p;
+      return true;
+    }
+    if (*p++ != ',') {
+      return false;
+    }
+  }
+}
+
 // Fills `h` from a line in the plain layout; false (with `h` in any state) when the line is not in it.
 bool scanPlain(std::string_view line, Handler& h) {
   if (!isPlain(line)) {
@@ -306,111 +485,76 @@ bool scanPlain(std::string_view line, Handler& h) {
   }
   ++p;
   h.top_object = true;
-  if (p < end && *p == '}') {
-    return p + 1 == end;
-  }
-  while (true) {
-    if (p == end || *p != '"') {
-      return false;
+  const bool scanned = scanMembers(p, end, [&](std::string_view key, const char*& v) {
+    const Field field = fieldNamed(key);
+    if (*v == '[') {
+      return field == Field::kCounts && scanCounts(v, end, h);
     }
-    const char* key = ++p;
-    if (!toQuote(p, end)) {
-      return false;
-    }
-    const Field field = fieldNamed(std::string_view(key, static_cast<size_t>(p - key)));
-    Slot* slot = field == Field::kOther ? nullptr : &h.slots[static_cast<size_t>(field)];
-    if (++p == end || *p != ':' || ++p == end) {
-      return false;
-    }
-    if (*p == '"') {
-      const char* value = ++p;
-      if (!toQuote(p, end)) {
-        return false;
-      }
-      if (slot != nullptr) {
-        slot->kind = Kind::kString;
-        slot->text = std::string_view(value, static_cast<size_t>(p - value));
-      }
-      ++p;
-    } else if (*p == '-' || isDigit(*p)) {
-      if (!scanInteger(p, end, slot)) {
-        return false;
-      }
-    } else if (*p == 't' || *p == 'f') {
-      const bool value = *p == 't';
-      if (!scanLiteral(p, end, value ? "true" : "false")) {
-        return false;
-      }
-      if (slot != nullptr) {
-        slot->kind = Kind::kBool;
-        slot->boolean = value;
-      }
-    } else {
-      return false;
-    }
-    if (p == end) {
-      return false;
-    }
-    if (*p == '}') {
-      return p + 1 == end;
-    }
-    if (*p++ != ',') {
-      return false;
-    }
-  }
+    return scanScalar(v, end, field == Field::kOther ? nullptr : &h.slots[static_cast<size_t>(field)]);
+  });
+  return scanned && p == end;
 }
+
+// A field's name as errors give it: "seq", or "counts[2]" for an entry of an array, "counts[2].rule" for a field
+// of one. Spelled out only for an error.
+struct Name {
+  std::string_view key;
+  std::string_view array;  // the array the entry is in; empty for a top-level field
+  size_t index = 0;
+
+  std::string text() const {
+    if (array.empty()) {
+      return std::string(key);
+    }
+    std::string out = std::string(array) + "[" + std::to_string(index) + "]";
+    if (!key.empty()) {
+      out += ".";
+      out += key;
+    }
+    return out;
+  }
+};
 
 // Takes typed fields out of the slots, remembering the first problem, as events.cpp's reader does.
 class Fields {
  public:
   explicit Fields(Handler& h) : h_(h) {}
 
-  std::string_view str(Field f) {
-    Slot* s = find(f);
+  std::string_view str(Field f) { return str(slot(f), {.key = name(f)}); }
+  int64_t i64(Field f) { return i64(slot(f), {.key = name(f)}); }
+  uint64_t u64(Field f) { return u64(slot(f), {.key = name(f)}); }
+  bool boolean(Field f) { return boolean(slot(f), {.key = name(f)}); }
+
+  // An array of {rule, column, count} objects, taken into the handler's `counts`.
+  std::span<const MaskedCountFields> counts(Field f) {
+    Slot* s = find(slot(f), {.key = name(f)});
     if (s == nullptr) {
       return {};
     }
-    if (s->kind != Kind::kString) {
-      fail(f, "a string");
+    if (s->kind != Kind::kArray) {
+      fail({.key = name(f)}, "an array");
       return {};
     }
-    return s->text;
-  }
-
-  int64_t i64(Field f) {
-    Slot* s = find(f);
-    if (s != nullptr && s->kind == Kind::kInt64) {
-      return s->i64;
+    h_.counts.clear();
+    for (size_t i = 0; i < h_.entries_used; ++i) {
+      Entry& entry = h_.entries[i];
+      if (!entry.object) {
+        fail({.array = name(f), .index = i}, "an object");
+        return {};
+      }
+      const auto at = [&](EntryField ef) -> Slot& { return entry.slots[static_cast<size_t>(ef)]; };
+      const auto named = [&](EntryField ef) {
+        return Name{.key = kEntryFieldNames[static_cast<size_t>(ef)], .array = name(f), .index = i};
+      };
+      const MaskedCountFields c{.rule = str(at(EntryField::kRule), named(EntryField::kRule)),
+                                .column = str(at(EntryField::kColumn), named(EntryField::kColumn)),
+                                .count = u64(at(EntryField::kCount), named(EntryField::kCount))};
+      if (!error_.empty()) {
+        return {};
+      }
+      h_.counts.push_back(c);
     }
-    if (s != nullptr) {
-      fail(f, "an integer");
-    }
-    return 0;
-  }
-
-  uint64_t u64(Field f) {
-    Slot* s = find(f);
-    if (s != nullptr && s->kind == Kind::kUint64) {
-      return s->u64;
-    }
-    if (s != nullptr && s->kind == Kind::kInt64 && s->i64 >= 0) {
-      return static_cast<uint64_t>(s->i64);
-    }
-    if (s != nullptr) {
-      fail(f, "a non-negative integer");
-    }
-    return 0;
-  }
-
-  bool boolean(Field f) {
-    Slot* s = find(f);
-    if (s != nullptr && s->kind == Kind::kBool) {
-      return s->boolean;
-    }
-    if (s != nullptr) {
-      fail(f, "a boolean");
-    }
-    return false;
+    return h_.counts;
   }
 
   Result<void> done() {
@@ -422,21 +566,69 @@ class Fields {
 
  private:
   static std::string_view name(Field f) { return kFieldNames[static_cast<size_t>(f)]; }
+  Slot& slot(Field f) { return h_.slots[static_cast<size_t>(f)]; }
 
-  Slot* find(Field f) {
-    Slot& s = h_.slots[static_cast<size_t>(f)];
+  std::string_view str(Slot& slot, const Name& n) {
+    Slot* s = find(slot, n);
+    if (s == nullptr) {
+      return {};
+    }
+    if (s->kind != Kind::kString) {
+      fail(n, "a string");
+      return {};
+    }
+    return s->text;
+  }
+
+  int64_t i64(Slot& slot, const Name& n) {
+    Slot* s = find(slot, n);
+    if (s != nullptr && s->kind == Kind::kInt64) {
+      return s->i64;
+    }
+    if (s != nullptr) {
+      fail(n, "an integer");
+    }
+    return 0;
+  }
+
+  uint64_t u64(Slot& slot, const Name& n) {
+    Slot* s = find(slot, n);
+    if (s != nullptr && s->kind == Kind::kUint64) {
+      return s->u64;
+    }
+    if (s != nullptr && s->kind == Kind::kInt64 && s->i64 >= 0) {
+      return static_cast<uint64_t>(s->i64);
+    }
+    if (s != nullptr) {
+      fail(n, "a non-negative integer");
+    }
+    return 0;
+  }
+
+  bool boolean(Slot& slot, const Name& n) {
+    Slot* s = find(slot, n);
+    if (s != nullptr && s->kind == Kind::kBool) {
+      return s->boolean;
+    }
+    if (s != nullptr) {
+      fail(n, "a boolean");
+    }
+    return false;
+  }
+
+  Slot* find(Slot& s, const Name& n) {
     if (s.kind == Kind::kMissing) {
       if (error_.empty()) {
-        error_ = "event field '" + std::string(name(f)) + "' is missing";
+        error_ = "event field '" + n.text() + "' is missing";
       }
       return nullptr;
     }
     return &s;
   }
 
-  void fail(Field f, std::string_view what) {
+  void fail(const Name& n, std::string_view what) {
     if (error_.empty()) {
-      error_ = "event field '" + std::string(name(f)) + "' is not " + std::string(what);
+      error_ = "event field '" + n.text() + "' is not " + std::string(what);
     }
   }
 
@@ -508,6 +700,11 @@ Result<void> EventReader::readFields(std::string_view line, EventFields& e) {
     e.reason = f.str(Field::kReason);
     e.bytes_from_client = f.u64(Field::kBytesFromClient);
     e.bytes_from_server = f.u64(Field::kBytesFromServer);
+  } else if (type == "values_masked") {
+    e.type = EventType::kValuesMasked;
+    e.session_id = f.str(Field::kSessionId);
+    e.seq = f.u64(Field::kSeq);
+    e.counts = f.counts(Field::kCounts);
   } else {
     return makeError("unknown event type '" + std::string(type) + "'");
   }
@@ -535,6 +732,14 @@ Result<Event> EventReader::read(std::string_view line) {
     case EventType::kSessionClosed:
       return Event(SessionClosed{.session_id = S(e.session_id), .ended_at_us = e.ended_at_us, .reason = S(e.reason),
                                  .bytes_from_client = e.bytes_from_client, .bytes_from_server = e.bytes_from_server});
+    case EventType::kValuesMasked: {
+      ValuesMasked v{.session_id = S(e.session_id), .seq = e.seq, .counts = {}};
+      v.counts.reserve(e.counts.size());
+      for (const auto& c : e.counts) {
+        v.counts.push_back(MaskedCount{.rule = S(c.rule), .column = S(c.column), .count = c.count});
+      }
+      return Event(std::move(v));
+    }
   }
   return makeError("unknown event type");  // unreachable: readFields sets one of the types
 }

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string_view>
 
 #include "core/result.h"
@@ -13,7 +14,20 @@
 
 namespace gatehouse::recording {
 
-enum class EventType : uint8_t { kSessionOpened, kStatementStarted, kStatementFinished, kSessionClosed };
+enum class EventType : uint8_t {
+  kSessionOpened,
+  kStatementStarted,
+  kStatementFinished,
+  kSessionClosed,
+  kValuesMasked,
+};
+
+// One entry of a values_masked event's counts, its text viewing the line or the reader's buffers (as EventFields).
+struct MaskedCountFields {
+  std::string_view rule;
+  std::string_view column;
+  uint64_t count = 0;
+};
 
 // One event as read, its text fields viewing the line or the reader's buffers: valid until the reader's next read
 // and while the line lives. Fields that its type does not have are empty. The indexer builds the store's rows from
@@ -30,6 +44,7 @@ struct EventFields {
   std::string_view sqlstate;
   std::string_view error_message;
   std::string_view reason;
+  std::span<const MaskedCountFields> counts;  // in the reader's buffers
   uint64_t seq = 0;
   uint64_t bytes_from_client = 0;
   uint64_t bytes_from_server = 0;

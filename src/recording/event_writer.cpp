@@ -210,6 +210,23 @@ void body(const SessionClosed& e, std::string& out) {
   field("bytes_from_server", e.bytes_from_server, out);
 }
 
+void body(const ValuesMasked& e, std::string& out) {
+  field("type", std::string_view("values_masked"), out);
+  field("session_id", e.session_id, out);
+  field("seq", e.seq, out);
+  key("counts", out);
+  out += '[';
+  for (const auto& c : e.counts) {
+    if (out.back() != '[') out += ',';
+    out += '{';
+    field("rule", c.rule, out);
+    field("column", c.column, out);
+    field("count", c.count, out);
+    out += '}';
+  }
+  out += ']';
+}
+
 }  // namespace
 
 namespace {

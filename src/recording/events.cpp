@@ -19,7 +19,8 @@ namespace json = boost::json;
 // Reads typed fields out of a parsed line, remembering the first problem so that a parser reads straight through.
 class Fields {
  public:
-  explicit Fields(const json::object& o) : o_(o) {}
+  // `prefix` goes before the keys in errors: "counts[2]." for the fields of an entry of an array.
+  explicit Fields(const json::object& o, std::string prefix = {}) : o_(o), prefix_(std::move(prefix)) {}
 
   std::string str(std::string_view key) {
     const json::value* v = find(key);
@@ -69,6 +70,36 @@ class Fields {
     return false;
   }
 
+  // An array of {rule, column, count} objects.
+  std::vector<MaskedCount> counts(std::string_view key) {
+    const json::value* v = find(key);
+    if (v == nullptr) {
+      return {};
+    }
+    if (!v->is_array()) {
+      fail(key, "an array");
+      return {};
+    }
+    const json::array& items = v->get_array();
+    std::vector<MaskedCount> out;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      const json::value& item = items[i];
+      const std::string name = std::string(key) + "[" + std::to_string(i) + "]";
+      if (!item.is_object()) {
+        fail(name, "an object");
+        return {};
+      }
+      Fields entry(item.get_object(), name + ".");
+      MaskedCount c{.rule = entry.str("rule"), .column = entry.str("column"), .count = entry.u64("count")};
+      if (!entry.error_.empty()) {
+        if (error_.empty()) error_ = std::move(entry.error_);
+        return {};
+      }
+      out.push_back(std::move(c));
+    }
+    return out;
+  }
+
   template <class T>
   Result<Event> done(T event) {
     if (!error_.empty()) {
@@ -81,18 +112,19 @@ class Fields {
   const json::value* find(std::string_view key) {
     const json::value* v = o_.if_contains(key);
     if (v == nullptr && error_.empty()) {
-      error_ = "event field '" + std::string(key) + "' is missing";
+      error_ = "event field '" + prefix_ + std::string(key) + "' is missing";
     }
     return v;
   }
 
   void fail(std::string_view key, std::string_view what) {
     if (error_.empty()) {
-      error_ = "event field '" + std::string(key) + "' is not " + std::string(what);
+      error_ = "event field '" + prefix_ + std::string(key) + "' is not " + std::string(what);
     }
   }
 
   const json::object& o_;
+  std::string prefix_;
   std::string error_;
 };
 
@@ -131,6 +163,10 @@ Result<Event> parseEvent(std::string_view line) {
     SessionClosed e{.session_id = f.str("session_id"), .ended_at_us = f.i64("ended_at_us"),
                     .reason = f.str("reason"), .bytes_from_client = f.u64("bytes_from_client"),
                     .bytes_from_server = f.u64("bytes_from_server")};
+    return f.done(std::move(e));
+  }
+  if (type == "values_masked") {
+    ValuesMasked e{.session_id = f.str("session_id"), .seq = f.u64("seq"), .counts = f.counts("counts")};
     return f.done(std::move(e));
   }
   return makeError("unknown event type '" + type + "'");

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "core/result.h"
 
@@ -58,7 +59,25 @@ struct SessionClosed {
   friend bool operator==(const SessionClosed&, const SessionClosed&) = default;
 };
 
-using Event = std::variant<SessionOpened, StatementStarted, StatementFinished, SessionClosed>;
+// How many values of one result column a masking rule masked. Never the values themselves.
+struct MaskedCount {
+  std::string rule;
+  std::string column;
+  uint64_t count = 0;
+  friend bool operator==(const MaskedCount&, const MaskedCount&) = default;
+};
+
+// What masking masked in a statement's results, by rule and column. The counts are that statement's totals so
+// far: a later event for the same statement, rule and column replaces the count, so that a line indexed twice
+// (a replayed or copied log) still counts once.
+struct ValuesMasked {
+  std::string session_id;
+  uint64_t seq = 0;  // the statement whose results were masked (0: not attributable to one statement)
+  std::vector<MaskedCount> counts;
+  friend bool operator==(const ValuesMasked&, const ValuesMasked&) = default;
+};
+
+using Event = std::variant<SessionOpened, StatementStarted, StatementFinished, SessionClosed, ValuesMasked>;
 
 // Appends `e` as one checksummed line (ending in '\n') to `batch`. Several events appended to one batch are then
 // appended to the log with one EventLog::append.

@@ -51,6 +51,7 @@ class Batch {
       case EventType::kStatementStarted: return addStatementStarted(e);
       case EventType::kStatementFinished: return addStatementFinished(e);
       case EventType::kSessionClosed: return addSessionClosed(e);
+      case EventType::kValuesMasked: return addValuesMasked(e);
     }
   }
 
@@ -140,6 +141,16 @@ class Batch {
     end.end_reason = e.reason;
     end.bytes_from_client = e.bytes_from_client;
     end.bytes_from_server = e.bytes_from_server;
+  }
+
+  void addValuesMasked(const EventFields& e) {
+    auto& masked = push<store::MaskedValues>();
+    masked.session_id = e.session_id;
+    masked.seq = e.seq;
+    masked.counts.reserve(e.counts.size());
+    for (const auto& c : e.counts) {
+      masked.counts.push_back({.rule = std::string(c.rule), .column = std::string(c.column), .count = c.count});
+    }
   }
 
   std::vector<store::RecordChange> changes_;

@@ -21,6 +21,14 @@ struct TokenInfo {
   std::optional<int64_t> revoked_at_us;
 };
 
+// How many values of one result column a masking rule masked.
+struct MaskedCount {
+  std::string rule;
+  std::string column;
+  uint64_t count = 0;
+  friend bool operator==(const MaskedCount&, const MaskedCount&) = default;
+};
+
 struct SessionRow {
   std::string session_id;
   std::string user;
@@ -33,6 +41,8 @@ struct SessionRow {
   uint64_t bytes_from_client = 0;
   uint64_t bytes_from_server = 0;
   uint64_t statements = 0;
+  // Values masked in the session, by rule and column, ordered so (listSessions only).
+  std::vector<MaskedCount> masked;
   friend bool operator==(const SessionRow&, const SessionRow&) = default;
 };
 
@@ -54,6 +64,8 @@ struct StatementRow {
   // The review that held this statement, or let it run (listStatements only; empty when none).
   std::string review_id;
   std::string review_status;
+  // Values masked in its results, by rule and column, ordered so (listStatements only).
+  std::vector<MaskedCount> masked;
   friend bool operator==(const StatementRow&, const StatementRow&) = default;
 };
 
@@ -75,6 +87,14 @@ struct SessionEnd {
   std::string end_reason;
   uint64_t bytes_from_client = 0;
   uint64_t bytes_from_server = 0;
+};
+
+// What masking masked in a statement's results (seq 0: in no one statement's). Each count replaces the one stored
+// for the same statement, rule and column: the event log's counts are totals so far.
+struct MaskedValues {
+  std::string session_id;
+  uint64_t seq = 0;
+  std::vector<MaskedCount> counts;
 };
 
 // A statement held for a person's approval by a guardrail rule (policy/guardrails.h), and its decisions.
@@ -133,10 +153,11 @@ struct Notification {
 };
 
 // One change from the event log: a SessionRow opens a session, a StatementRow starts a statement (status
-// "running"), a StatementEnd completes it, a SessionEnd completes the session. A StatementRow whose status is
-// already "ok" or "error" carries its end too (the indexer merges a start and an end read in the same batch, to
-// write the row once): it is applied as the StatementRow followed by its StatementEnd.
-using RecordChange = std::variant<SessionRow, StatementRow, StatementEnd, SessionEnd>;
+// "running"), a StatementEnd completes it, a SessionEnd completes the session, MaskedValues records what masking
+// masked. A StatementRow whose status is already "ok" or "error" carries its end too (the indexer merges a start
+// and an end read in the same batch, to write the row once): it is applied as the StatementRow followed by its
+// StatementEnd.
+using RecordChange = std::variant<SessionRow, StatementRow, StatementEnd, SessionEnd, MaskedValues>;
 
 inline constexpr std::string_view kStatementRunning = "running";
 

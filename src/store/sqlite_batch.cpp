@@ -33,6 +33,9 @@ Result<BatchWriter> BatchWriter::prepare(Database& db) {
       {&w.end_session_,
        "UPDATE sessions SET ended_at_us = ?2, end_reason = ?3, bytes_from_client = ?4, bytes_from_server = ?5 "
        "WHERE session_id = ?1"},
+      {&w.set_masked_,
+       "INSERT INTO masked_values (session_id, seq, rule, column_name, value_count) VALUES (?1, ?2, ?3, ?4, ?5) "
+       "ON CONFLICT (session_id, seq, rule, column_name) DO UPDATE SET value_count = excluded.value_count"},
   };
   for (const auto& [handle, sql] : statements) {
     auto p = db.prepare(sql);
@@ -157,6 +160,21 @@ Result<void> BatchWriter::apply(const SessionEnd& e) {
   q.bind(4, toDb(e.bytes_from_client));
   q.bind(5, toDb(e.bytes_from_server));
   return q.run();
+}
+
+Result<void> BatchWriter::apply(const MaskedValues& m) {
+  for (const auto& c : m.counts) {
+    Cursor q = set_masked_.cursor();
+    q.bindBorrowed(1, m.session_id);
+    q.bind(2, toDb(m.seq));
+    q.bindBorrowed(3, c.rule);
+    q.bindBorrowed(4, c.column);
+    q.bind(5, toDb(c.count));
+    if (auto r = q.run(); !r) {
+      return r;
+    }
+  }
+  return {};
 }
 
 }  // namespace gatehouse::store::sqlite

@@ -26,7 +26,7 @@ using sqlite::Transaction;
 // Versioned migrations: entry N-1 takes the schema from version N-1 to N. Append only; never edit a released one.
 // Column names avoid words reserved in SQLite or PostgreSQL (user, rows, offset, groups) so that the PostgreSQL
 // store can keep the same schema.
-constexpr std::array<const char*, 4> kMigrations = {
+constexpr std::array<const char*, 5> kMigrations = {
     R"sql(
 CREATE TABLE tokens (
   id            TEXT PRIMARY KEY,
@@ -127,6 +127,17 @@ ALTER TABLE reviews ADD COLUMN used_seq INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX reviews_by_statement_asked ON reviews (session_id, seq);
 CREATE INDEX reviews_by_statement_run ON reviews (used_session_id, used_seq);
 )sql",
+    R"sql(
+-- The key's index also serves the lookups by statement (session_id, seq) and by session.
+CREATE TABLE masked_values (
+  session_id  TEXT NOT NULL,
+  seq         INTEGER NOT NULL,
+  rule        TEXT NOT NULL,
+  column_name TEXT NOT NULL,
+  value_count INTEGER NOT NULL,
+  PRIMARY KEY (session_id, seq, rule, column_name)
+);
+)sql",
 };
 
 int64_t nowUs() {
@@ -155,6 +166,20 @@ Result<TokenInfo> readToken(const Cursor& c) {
   t.created_at_us = c.integer(3);
   t.revoked_at_us = c.optionalInteger(4);
   return t;
+}
+
+// Reads the (rule, column, count) rows of a masked_values query into `out`.
+Result<void> readMasked(Cursor& q, std::vector<MaskedCount>& out) {
+  while (true) {
+    auto row = q.step();
+    if (!row) {
+      return row.error();
+    }
+    if (!*row) {
+      return {};
+    }
+    out.push_back({.rule = q.text(0), .column = q.text(1), .count = fromDb(q.integer(2))});
+  }
 }
 
 Result<void> migrate(Database& db) {
@@ -354,7 +379,7 @@ class SqliteStore final : public Store {
         return row.error();
       }
       if (!*row) {
-        return out;
+        break;
       }
       SessionRow s;
       s.session_id = q->text(0);
@@ -370,6 +395,20 @@ class SqliteStore final : public Store {
       s.statements = fromDb(q->integer(10));
       out.push_back(std::move(s));
     }
+    auto masked = db_->prepare(
+        "SELECT rule, column_name, SUM(value_count) FROM masked_values WHERE session_id = ?1 "
+        "GROUP BY rule, column_name ORDER BY rule, column_name");
+    if (!masked) {
+      return masked.error();
+    }
+    for (auto& s : out) {
+      Cursor m = masked->cursor();
+      m.bind(1, std::string_view(s.session_id));
+      if (auto r = readMasked(m, s.masked); !r) {
+        return r.error();
+      }
+    }
+    return out;
   }
 
   Result<std::vector<StatementRow>> listStatements(const StatementFilter& filter) override {
@@ -399,7 +438,7 @@ class SqliteStore final : public Store {
         return row.error();
       }
       if (!*row) {
-        return out;
+        break;
       }
       StatementRow s;
       s.session_id = q->text(0);
@@ -423,6 +462,21 @@ class SqliteStore final : public Store {
       }
       out.push_back(std::move(s));
     }
+    auto masked = db_->prepare(
+        "SELECT rule, column_name, value_count FROM masked_values WHERE session_id = ?1 AND seq = ?2 "
+        "ORDER BY rule, column_name");
+    if (!masked) {
+      return masked.error();
+    }
+    for (auto& s : out) {
+      Cursor m = masked->cursor();
+      m.bind(1, std::string_view(s.session_id));
+      m.bind(2, toDb(s.seq));
+      if (auto r = readMasked(m, s.masked); !r) {
+        return r.error();
+      }
+    }
+    return out;
   }
 
   Result<ReviewRow> createReview(const NewReview& review, int64_t now_us) override {

@@ -243,6 +243,9 @@ TEST_F(Masking, EvasionCorpusIsMaskedOrRefusedNeverClear) {
       "SELECT pg_notify('leak', ssn) FROM customers",
       "DO $$ BEGIN RAISE NOTICE '%', (SELECT string_agg(ssn, ',') FROM customers); END $$",
       "CREATE VIEW leak_view AS SELECT ssn FROM customers",
+      "ALTER TABLE customers RENAME COLUMN ssn TO s; SELECT upper(s) FROM customers",
+      "ALTER TABLE customers RENAME TO c2; SELECT upper(ssn) FROM c2",
+      "ALTER SCHEMA public RENAME TO p2; SELECT upper(ssn) FROM p2.customers",
       "PREPARE p AS SELECT upper(email), ssn FROM customers; EXECUTE p",
       "BEGIN; DECLARE c CURSOR FOR SELECT lower(email), ssn FROM customers; FETCH ALL FROM c; COMMIT",
   };

@@ -4,8 +4,8 @@
 // scopes around it visible (correlated subqueries, LATERAL). A query's result is a list of columns, each with
 // the sources it derives from; a FROM item over a subquery or CTE carries that list, so that a reference
 // through it resolves to the base columns underneath. Expressions are walked generically: every ColumnRef
-// anywhere counts, and a SubLink or nested statement contributes all of its outputs. So nothing the parser
-// adds later can slip through unseen; at worst it adds sources.
+// anywhere counts, and a SubLink or nested statement contributes all of its outputs. So no column reference
+// escapes, whatever node holds it: at worst a node this pass does not model adds sources.
 #include "inspect/sql/lineage.h"
 
 #include <algorithm>
@@ -211,6 +211,10 @@ struct Col {
   bool operator==(const Col&) const = default;
 };
 
+// PostgreSQL refuses a longer target list (MaxTupleAttributeNumber); stars over stars over CTEs could
+// otherwise grow a result exponentially before the server ever says so. A longer one collapses.
+constexpr std::size_t kMaxColumns = 1664;
+
 struct Rel {
   std::vector<Col> cols;
   bool ambiguous = false;  // collapsed to one column holding every source: positions and names are unknown
@@ -253,8 +257,8 @@ void mergeStars(std::vector<Col>& cols) {
   cols = std::move(out);
 }
 
-// A set operation's result (and a recursive CTE's passes): column by column when both sides line up, else
-// everything in one ambiguous column.
+// A set operation's result: column by column when both sides line up, else everything in one ambiguous
+// column.
 Rel combine(const Rel& l, const Rel& r) {
   if (l.ambiguous || r.ambiguous || hasStar(l) || hasStar(r) || l.cols.size() != r.cols.size()) {
     Rel both = l;
@@ -313,15 +317,18 @@ void rename(Rel& r, const json::object* alias, std::string_view key) {
 
 // A FROM item.
 struct Item {
-  std::string_view
-      name;  // how the statement names it: its alias, else the relation's (CTE's, function's) name
-  std::string_view
-      relation;          // a base relation; empty for a derived item (subquery, CTE, function, join alias)
-  bool aliased = false;  // a base item with an alias: the relation's own name no longer refers to it
-  bool renamed =
-      false;  // a base item with alias column names (t AS x(a, b)): its names are not the relation's
-  bool in_star = true;  // false for a join's alias, whose sides are items of their own
-  Rel rel;              // a derived item's columns
+  // How the statement names it: its alias, else the relation's (CTE's, function's) name.
+  std::string_view name;
+  // A base relation; empty for a derived item (subquery, CTE, function, join alias).
+  std::string_view relation;
+  // A base item with an alias: the relation's own name no longer refers to it.
+  bool aliased = false;
+  // A base item with alias column names (t AS x(a, b)): its names are not the relation's.
+  bool renamed = false;
+  // False for a join's alias, whose sides are items of their own.
+  bool in_star = true;
+  // A derived item's columns.
+  Rel rel;
   // A statement's target (INSERT/UPDATE ... RETURNING): values it stores, in every column or in named ones.
   Sources assigned_all;
   std::vector<std::pair<std::string_view, Sources>> assigned;
@@ -503,6 +510,16 @@ class Lineage {
 
   void run(const json::value& stmt) {
     Rel r = statement(stmt, nullptr);
+    if (evaluations_ > kMaxEvaluations) {
+      // Recursive CTEs were not followed to the end: anything may come from anything read, and go anywhere.
+      Sources all = reads_;
+      for (const auto& s : reads_) all.push_back(Src{s.relation, "*"});
+      allSources(r, all);
+      append(all, writes_);
+      normalize(all);
+      r = Rel{.cols = {Col{.name = "?column?", .sources = all}}, .ambiguous = true};
+      writes_ = std::move(all);
+    }
     // In a star, a concrete whole-row source (f(c) in FROM) would read as "the column of the same name": only
     // "any column may be any source" says it right.
     const bool whole_row_in_star = std::any_of(r.cols.begin(), r.cols.end(), [](const Col& c) {
@@ -536,6 +553,7 @@ class Lineage {
 
   // A statement's result rows (empty when it returns none); what it stores goes to writes_.
   Rel statement(const json::value& v, const Scope* parent) {
+    ++evaluations_;
     auto [type, b] = node(v);
     if (!b) {
       walk(v, parent, reads_);
@@ -757,7 +775,7 @@ class Lineage {
       r.cols.push_back(std::move(c));
     }
     mergeStars(r.cols);
-    if (r.ambiguous) r = collapsed(r);
+    if (r.ambiguous || r.cols.size() > kMaxColumns) r = collapsed(r);
     return r;
   }
 
@@ -785,7 +803,9 @@ class Lineage {
     }
     if (!recursive) return;
     const auto first = scope.ctes.size() - bodies.size();
-    for (bool changed = true; changed;) {
+    // At least one full pass, so that every column reference in them is resolved (and read) once.
+    bool changed = true;
+    do {
       changed = false;
       for (std::size_t i = 0; i < bodies.size(); ++i) {
         const auto* q = bodies[i]->if_contains("ctequery");
@@ -793,7 +813,7 @@ class Lineage {
         rename(r, bodies[i], "aliascolnames");
         changed = absorb(scope.ctes[first + i].rel, std::move(r)) || changed;
       }
-    }
+    } while (changed && evaluations_ <= kMaxEvaluations);
   }
 
   // A FROM item, into `items`. `outer` is the scope around the FROM list (its CTEs, not its items): what a
@@ -830,7 +850,7 @@ class Lineage {
       for (auto i = start; i < items.items.size(); ++i)
         if (items.items[i].in_star) expand(items.items[i], it.rel);
       mergeStars(it.rel.cols);
-      if (it.rel.ambiguous) it.rel = collapsed(it.rel);
+      if (it.rel.ambiguous || it.rel.cols.size() > kMaxColumns) it.rel = collapsed(it.rel);
       // Renamed columns: `*` gives the alias's names, which the sides' own stars would not say.
       if (const auto* colnames = list(*alias, "colnames"); colnames && !colnames->empty()) {
         rename(it.rel, alias, "colnames");
@@ -1056,7 +1076,12 @@ class Lineage {
     return r;
   }
 
+  // Passes over recursive CTEs cost passes x CTEs; past this many statements evaluated, the passes stop (see
+  // run).
+  static constexpr std::size_t kMaxEvaluations = 5000;
+
   StatementFacts& f_;
+  std::size_t evaluations_ = 0;
   Strings strings_;
   Sources reads_;
   Sources writes_;

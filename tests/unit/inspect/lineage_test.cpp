@@ -116,6 +116,33 @@ TEST(Lineage, SubqueriesInFromExpandByName) {
             Strs{"customers.email customers.id"});
 }
 
+TEST(Lineage, UnnamedOutputsTakePostgresNames) {
+  // A wrong name would fall back to the whole subquery, id included.
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"upper(email)", "upper"},
+      {"email::text", "email"},
+      {"(email || 'x')::text", "text"},
+      {"CASE WHEN true THEN email END", "case"},
+      {"coalesce(email, '')", "coalesce"},
+      {"nullif(email, '')", "nullif"},
+      {"ARRAY[email]", "array"},
+      {"ROW(email)", "row"},
+      {"greatest(email, 'a')", "greatest"},
+      {"(SELECT email)", "email"},
+      {"(SELECT max(email) AS m)", "m"},
+      {"ARRAY(SELECT email)", "array"},
+      {"EXISTS (SELECT email)", "exists"},
+      {"email COLLATE \"C\"", "email"},
+      {"xmlelement(name x, email)", "xmlelement"}};
+  for (const auto& [expr, name] : cases) {
+    const auto sql = "SELECT s." + name + " FROM (SELECT " + expr + ", id FROM customers) s";
+    EXPECT_EQ(outputs(sql), Strs{"customers.email"}) << sql;
+  }
+  EXPECT_EQ(outputs("SELECT s.\"?column?\" FROM (SELECT email || 'x', id FROM customers) s"),
+            Strs{"customers.email"});
+  EXPECT_EQ(outputs("SELECT s.column2 FROM (VALUES (1, 2)) s"), Strs{""});
+}
+
 TEST(Lineage, UnqualifiedColumnsMayComeFromAnyTableInScope) {
   EXPECT_EQ(outputs("SELECT email FROM customers c JOIN orders o ON c.id = o.cid"),
             Strs{"customers.email orders.email"});
@@ -172,6 +199,28 @@ TEST(Lineage, RecursiveCtes) {
   EXPECT_EQ(
       outputs("WITH RECURSIVE a AS (SELECT * FROM b), b AS (SELECT email FROM customers) SELECT * FROM a"),
       Strs{"customers.email"});
+}
+
+TEST(Lineage, PathologicalQueriesStayBoundedAndOverApproximate) {
+  // A chain of recursive CTEs takes one pass per link: past a budget, anything may come from anything read.
+  std::string chain = "WITH RECURSIVE ";
+  for (int i = 0; i < 150; ++i)
+    chain += "a" + std::to_string(i) + " AS (SELECT 1 AS x UNION ALL SELECT x FROM a" +
+             std::to_string(i + 1) + "), ";
+  chain += "a150 AS (SELECT email AS x FROM customers UNION ALL SELECT x FROM a150) SELECT x FROM a0";
+  const auto f = one(chain);
+  EXPECT_TRUE(f.outputs_ambiguous);
+  EXPECT_EQ(outputs(f), Strs{"customers.* customers.email"});
+  EXPECT_EQ(str(f.writes_from), "customers.* customers.email");
+  // Stars over stars double at each step; PostgreSQL's column limit stops them.
+  std::string doubling = "WITH c0 AS (SELECT email FROM customers)";
+  for (int i = 1; i < 40; ++i)
+    doubling += ", c" + std::to_string(i) + " AS (SELECT * FROM c" + std::to_string(i - 1) + " x, c" +
+                std::to_string(i - 1) + " y)";
+  doubling += " SELECT * FROM c39";
+  const auto g = one(doubling);
+  EXPECT_TRUE(g.outputs_ambiguous);
+  EXPECT_EQ(outputs(g), Strs{"customers.email"});
 }
 
 TEST(Lineage, SetOperations) {

@@ -2,6 +2,11 @@
 // that fails Luhn is not a card; an IBAN with a wrong check digit is not an IBAN).
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <map>
+#include <new>
+#include <random>
+
 #include "masking/detectors.h"
 
 namespace gatehouse::masking {
@@ -95,11 +100,193 @@ TEST_F(BuiltIns, SeveralInOneTextInOrder) {
   EXPECT_TRUE(found("nothing sensitive in this sentence at all").empty());
 }
 
+TEST_F(BuiltIns, MatchesAtTheEdgesOfTheText) {
+  EXPECT_EQ(found("4111111111111111"), Found{"card_number:4111111111111111"});
+  EXPECT_EQ(found("4222222222222"), Found{"card_number:4222222222222"}) << "13 digits, the shortest run";
+  EXPECT_EQ(found("x 4111111111111111"), Found{"card_number:4111111111111111"});
+  EXPECT_EQ(found("4111111111111111 x"), Found{"card_number:4111111111111111"});
+  EXPECT_EQ(found("a@b.io"), Found{"email:a@b.io"});
+  EXPECT_EQ(found("123-45-6789"), Found{"us_ssn:123-45-6789"});
+  EXPECT_TRUE(found("x4111111111111111").empty()) << "part of a word";
+  EXPECT_EQ(found("00000000000000000000 4222222222222"), Found{"card_number:4222222222222"})
+      << "right after another number";
+}
+
+// scanFields(values) must equal scan(value) for each value, with offsets relative to the value.
+std::vector<FieldMatch> oneByOne(const Detectors& d, const std::vector<std::string_view>& values) {
+  std::vector<FieldMatch> out;
+  for (std::size_t f = 0; f < values.size(); ++f) {
+    auto matches = d.scan(values[f]);
+    EXPECT_TRUE(matches);
+    if (!matches) continue;
+    for (const auto& m : *matches) out.push_back(FieldMatch{static_cast<uint32_t>(f), m.begin, m.end, m.detector});
+  }
+  return out;
+}
+
+std::vector<FieldMatch> together(const Detectors& d, const std::vector<std::string_view>& values) {
+  std::vector<FieldMatch> out{FieldMatch{.field = 99}};  // cleared first
+  auto scanned = d.scanFields(values, out);
+  EXPECT_TRUE(scanned) << (scanned ? "" : scanned.error().message);
+  return out;
+}
+
+uint16_t idOf(const Detectors& d, std::string_view name) {
+  for (std::size_t i = 0; i < d.size(); ++i)
+    if (d.spec(static_cast<uint16_t>(i)).name == name) return static_cast<uint16_t>(i);
+  ADD_FAILURE() << name;
+  return 0;
+}
+
+TEST_F(BuiltIns, FieldsAreScannedAsIfAlone) {
+  const std::vector<std::string_view> values = {
+      "a@b.io", "4111111111111111", "", "call (415) 555-2671 now", "nothing here", "123-45-6789",
+      "DE89 3704 0044 0532 0130 00", "peer 2001:db8::8a2e:370:7334 up", "from 192.168.10.254:5432", "x"};
+  const auto& d = *detectors_;
+  const auto result = together(d, values);
+  EXPECT_EQ(result, oneByOne(d, values));
+  ASSERT_EQ(result.size(), 7u);
+  EXPECT_EQ(result[0], (FieldMatch{0, 0, 6, idOf(d, "email")})) << "at the start of the joined text";
+  EXPECT_EQ(result[1], (FieldMatch{1, 0, 16, idOf(d, "card_number")})) << "a whole value, next to others";
+  EXPECT_EQ(result[2], (FieldMatch{3, 5, 19, idOf(d, "phone")}));
+  EXPECT_EQ(result[3], (FieldMatch{5, 0, 11, idOf(d, "us_ssn")}));
+  EXPECT_EQ(result[6], (FieldMatch{8, 5, 19, idOf(d, "ipv4")}));
+  EXPECT_EQ(together(d, {"4111111111111111"}), (std::vector<FieldMatch>{{0, 0, 16, idOf(d, "card_number")}}));
+  EXPECT_EQ(together(d, {"00000000000000000000", "4222222222222"}),
+            (std::vector<FieldMatch>{{1, 0, 13, idOf(d, "card_number")}}))
+      << "a run of digits right after another value's";
+  EXPECT_TRUE(together(d, {}).empty());
+  EXPECT_TRUE(together(d, {"", ""}).empty());
+}
+
+TEST_F(BuiltIns, NoMatchSpansTwoFields) {
+  const auto& d = *detectors_;
+  for (const auto& values : std::vector<std::vector<std::string_view>>{
+           {"4111111", "111111111"},                  // a card number's digits, split
+           {"4111 1111", "1111 1111"},                // its groups, split
+           {"jane.doe", "@example.com"},              // an email
+           {"jane.doe@", "example.com"},
+           {"123-45", "-6789"},                       // an SSN
+           {"(415) 555", "-2671"},                    // a phone number
+           {"DE89 3704", "0044 0532 0130 00"},        // an IBAN
+           {"192.168", ".10.254"},                    // addresses
+           {"2001:db8:", ":8a2e:370:7334"},
+           {"sk_live_", "4eC39HqLyjWDarjtT1zdp7dc"},  // a key
+       }) {
+    EXPECT_TRUE(together(d, values).empty()) << values[0] << " | " << values[1];
+  }
+}
+
+// Every built-in's prefilter must hold wherever its pattern matches. The same detectors without prefilters (each
+// pattern is its own condition) are the reference, on texts made to be full of matches and near-misses.
+TEST_F(BuiltIns, PrefiltersLoseNoMatch) {
+  auto plain = builtInDetectors();
+  for (auto& s : plain) {
+    s.prefilter.clear();
+    s.digitRun = 0;
+  }
+  auto reference = Detectors::compile(plain);
+  ASSERT_TRUE(reference) << reference.error().message;
+
+  static const char* kPieces[] = {
+      "a@b.io", "jane.doe+news@mail.example.co.uk", "4111111111111111", "4111 1111 1111 1111",
+      "5500-0000-0000-0004", "378282246310005", "3782 822463 10005", "4222222222222", "123-45-6789",
+      "(415) 555-2671", "+1 415-555-2671", "+442071838750", "415.555.2671", "DE89 3704 0044 0532 0130 00",
+      "GB82WEST12345698765432", "192.168.10.254", "2001:db8::8a2e:370:7334", "fe80:0:0:0:202:b3ff:fe1e:8329",
+      "::1", "AKIAIOSFODNN7EXAMPLE", "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+      "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+      "sk_live_4eC39HqLyjWDarjtT1zdp7dc", "ghp_abcdefghijklmnopqrstuvwxyz0123456789", "xoxb-1234567890-abcdefghij",
+      "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n-----END RSA PRIVATE KEY-----",
+      "word", "Word", "ABCD", "x", "_", "12:30:45", "1.2.3.400", "2024-03-15", "12.50"};
+  static const char kGlue[] = {' ', ' ', '-', '.', ':', '+', '(', ')', '@', ',', '\n', 'x', 'A', '0', '5', '\t'};
+  std::mt19937 rng(1234);
+  auto digits = [&](std::size_t n) {
+    std::string s;
+    for (std::size_t i = 0; i < n; ++i) s += static_cast<char>('0' + rng() % 10);
+    return s;
+  };
+  std::map<std::string, int> seen;
+  for (int round = 0; round < 4000; ++round) {
+    std::string text;
+    const int parts = 1 + static_cast<int>(rng() % 6);
+    for (int p = 0; p < parts; ++p) {
+      switch (rng() % 4) {
+        case 0: text += kPieces[rng() % std::size(kPieces)]; break;
+        case 1: text += digits(1 + rng() % 20); break;
+        case 2:  // digit groups with separators, as cards, phones and addresses are written
+          for (int g = static_cast<int>(rng() % 5); g >= 0; --g) text += digits(1 + rng() % 6) + kGlue[rng() % 6];
+          break;
+        default: text += kGlue[rng() % std::size(kGlue)]; break;
+      }
+      if (rng() % 2) text += kGlue[rng() % std::size(kGlue)];
+    }
+    const auto expected = (*reference)->scan(text);
+    const auto actual = detectors_->scan(text);
+    ASSERT_TRUE(expected && actual);
+    ASSERT_EQ(*actual, *expected) << text;
+    for (const auto& m : *actual) ++seen[detectors_->spec(m.detector).name];
+  }
+  for (const auto& s : plain) EXPECT_GE(seen[s.name], 5) << s.name << ": the texts should hold matches of each";
+}
+
 TEST(Detectors, ABadCustomPatternNamesItsDetector) {
   auto d = Detectors::compile({DetectorSpec{.name = "employee_id", .pattern = "EMP-(\\d+", .validator = {},
                                             .caseless = false}});
   ASSERT_FALSE(d);
   EXPECT_NE(d.error().message.find("detector 'employee_id'"), std::string::npos) << d.error().message;
+  auto p = Detectors::compile({DetectorSpec{.name = "order_id", .pattern = "ORD-\\d+", .prefilter = "ORD-("}});
+  ASSERT_FALSE(p);
+  EXPECT_NE(p.error().message.find("detector 'order_id' (prefilter)"), std::string::npos) << p.error().message;
+}
+
+// In a joined text, ^ and $ do not hold at a value's edges: such a detector is checked in each value alone.
+TEST(Detectors, AnchoredCustomPatternsHoldAtEachFieldsEdges) {
+  auto d = Detectors::compile({DetectorSpec{.name = "employee_id", .pattern = R"(^EMP-\d{4}$)"},
+                               DetectorSpec{.name = "tail", .pattern = R"(\d{3}\z)"}});
+  ASSERT_TRUE(d) << d.error().message;
+  const std::vector<std::string_view> values = {"EMP-1234", "see EMP-1234", "EMP-5678", "", "EMP-9"};
+  const auto result = together(**d, values);
+  EXPECT_EQ(result, oneByOne(**d, values));
+  EXPECT_EQ(result, (std::vector<FieldMatch>{{0, 0, 8, 0}, {1, 9, 12, 1}, {2, 0, 8, 0}}));
+}
+
+// A class that can match the separator ([^,]) only makes the first pass raise a false alarm: the match is found in
+// its own value, not across two.
+TEST(Detectors, PatternsThatCanMatchTheSeparatorStayInTheirField) {
+  auto d = Detectors::compile({DetectorSpec{.name = "kv", .pattern = R"(key=[^,]+)"}});
+  ASSERT_TRUE(d) << d.error().message;
+  const std::vector<std::string_view> values = {"key=abc", "def", "x,key=1,y"};
+  const auto result = together(**d, values);
+  EXPECT_EQ(result, oneByOne(**d, values));
+  EXPECT_EQ(result, (std::vector<FieldMatch>{{0, 0, 7, 0}, {2, 2, 7, 0}}));
+}
+
+// The current thread's allocations through operator new, counted by the replacement below (not in an
+// AddressSanitizer build, whose own operator new the libraries' allocations go through).
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kCountingAllocations = false;
+#else
+constexpr bool kCountingAllocations = true;
+#endif
+thread_local long allocations = 0;
+
+TEST(Detectors, ScanningWithoutMatchesAllocatesNothing) {
+  if (!kCountingAllocations) GTEST_SKIP() << "allocations are not counted in this build";
+  auto d = Detectors::compile(builtInDetectors());
+  ASSERT_TRUE(d) << d.error().message;
+  const std::vector<std::string_view> row = {"order shipped", "the customer asked about 12345", "", "status: ok"};
+  std::vector<FieldMatch> out;
+  ASSERT_TRUE((*d)->scanFields(row, out));  // sizes the thread's buffers
+  ASSERT_TRUE((*d)->scan(row[1]));
+  const long before = allocations;
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE((*d)->scanFields(row, out));
+    auto single = (*d)->scan(row[1]);
+    ASSERT_TRUE(single);
+    EXPECT_TRUE(single->empty());
+  }
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(allocations, before);
 }
 
 TEST(Detectors, ValidatorsAlone) {
@@ -113,3 +300,17 @@ TEST(Detectors, ValidatorsAlone) {
 
 }  // namespace
 }  // namespace gatehouse::masking
+
+#if !defined(__SANITIZE_ADDRESS__)
+// Replaced to count allocations; GCC flags the malloc/free pair it sees through inlining, which is what it is.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void* operator new(std::size_t size) {
+  ++gatehouse::masking::allocations;
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
+#endif
