@@ -655,8 +655,10 @@ net::awaitable<void> PgSession::relayServerToClient() {
           }
           if (step.type == 'D') tracker_.onDataRow();
         }
+        // A DataRow (inspected only when masking) tells the tracker nothing it needs a clock for.
         if (step.kind == pg::StreamScanner::Kind::kError ||
-            (step.kind == pg::StreamScanner::Kind::kMessage && !tracker_.onBackend(step.type, step.body, nowUs(), out))) {
+            (step.kind == pg::StreamScanner::Kind::kMessage && step.type != 'D' &&
+             !tracker_.onBackend(step.type, step.body, nowUs(), out))) {
           // Out of sync with the backend: never guess, close.
           spdlog::error("session {}: lost track of the backend's messages ({}); closing", session_id_,
                         step.error.empty() ? fmt::format("unexpected '{}'", step.type) : step.error);

@@ -108,7 +108,10 @@ std::string maskDetailValues(std::string_view d) {
     }
     out.replace(open + 1, out.size() - open - 1, "****");
   };
-  if (const auto k = out.find(")=("); k != std::string::npos) blank(k + 2);
+  // Every key: an exclusion violation quotes two (`Key (c)=(v) conflicts with existing key (c)=(w).`), a row no
+  // partition accepts writes `Partition key of the failing row contains (c) = (v).`
+  for (auto k = out.find(")=("); k != std::string::npos; k = out.find(")=(", k + 3)) blank(k + 2);
+  for (auto k = out.find(") = ("); k != std::string::npos; k = out.find(") = (", k + 5)) blank(k + 4);
   if (const auto f = out.find("Failing row contains ("); f != std::string::npos) blank(f + 21);
   return out;
 }
@@ -280,8 +283,9 @@ std::string SessionMasker::onFrontend(char type, std::string_view body) {
     }
     case 'D': {
       const char kind = body.empty() ? 'S' : body[0];
+      const auto name = body.empty() ? std::string_view() : body.substr(1);
       pending_.push_back(Pending{kind == 'P' ? Expect::kDescribePortal : Expect::kDescribeStatement,
-                                 std::string(body.substr(1, body.find('\0', 1) - 1)), {}, nullptr, {}, 0});
+                                 std::string(name.substr(0, name.find('\0'))), {}, nullptr, {}, 0});
       return {};
     }
     case 'E': {
@@ -310,7 +314,8 @@ std::string SessionMasker::onFrontend(char type, std::string_view body) {
     }
     case 'C': {
       const char kind = body.empty() ? 'S' : body[0];
-      pending_.push_back(Pending{Expect::kClose, std::string(body.substr(1, body.find('\0', 1) - 1)),
+      const auto name = body.empty() ? std::string_view() : body.substr(1);
+      pending_.push_back(Pending{Expect::kClose, std::string(name.substr(0, name.find('\0'))),
                                  std::string(1, kind), nullptr, {}, 0});
       return {};
     }
@@ -448,8 +453,9 @@ bool SessionMasker::onBackend(char type, std::string_view body, std::string& rep
               "cannot tell what they hold",
               "Prepare the statement, or declare the cursor, in this session through the gateway.");
   replacement.clear();
-  if (discarding_) {
+  if (discarding_ && type != 'A') {
     // A refused result: what the server still sends for it is dropped, up to the ReadyForQuery that ends it.
+    // Notifications are not part of it (asynchronous): they go on, scanned as usual.
     if (type != 'Z') return true;
     discarding_ = false;
   }
@@ -457,7 +463,7 @@ bool SessionMasker::onBackend(char type, std::string_view body, std::string& rep
   auto refuseResult = [&](const std::string& refusal) {
     replacement = refusal;
     discarding_ = true;
-    current_.reset();
+    endResult();
     popUntilSync();
     return true;
   };
@@ -586,7 +592,7 @@ bool SessionMasker::onBackend(char type, std::string_view body, std::string& rep
     case 'C':
     case 'I':
     case 's': {
-      current_.reset();
+      endResult();
       auto* p = front();
       if (!p) return false;
       const StatementFacts* f = nullptr;
@@ -609,7 +615,7 @@ bool SessionMasker::onBackend(char type, std::string_view body, std::string& rep
       return false;
     }
     case 'E': {
-      current_.reset();
+      endResult();
       quote_values_ = front() && front()->reads_protected;
       replacement = maskFields('E', body);
       quote_values_ = false;
@@ -651,12 +657,19 @@ bool SessionMasker::onBackend(char type, std::string_view body, std::string& rep
       return true;
     }
     case 'Z':
-      current_.reset();
+      endResult();
       if (auto* p = front(); p && (p->kind == Expect::kSync || p->kind == Expect::kQuery || p->kind == Expect::kFunctionCall))
         pending_.pop_front();
       return false;
     default: return false;
   }
+}
+
+void SessionMasker::endResult() {
+  if (current_)
+    for (const auto& c : current_->columns)
+      for (const auto& [rule, n] : c.masked) counts_[{rule, c.name}] += n;
+  current_.reset();
 }
 
 void SessionMasker::count(uint16_t rule, std::string_view column, uint64_t n) {
@@ -698,10 +711,10 @@ bool SessionMasker::maskContent(std::string_view text, std::string_view column, 
   return true;
 }
 
-bool SessionMasker::maskValue(const ColumnPlan& c, std::string_view value, std::string& out) {
+bool SessionMasker::maskValue(ColumnPlan& c, std::string_view value, std::string& out) {
   if (c.rule) {
     const auto& spec = policy_->rules()[*c.rule].style;
-    count(*c.rule, c.name);
+    c.masked[*c.rule] += 1;
     if (spec.style == masking::Style::kNull) return false;
     std::string_view text = value;
     if (c.jsonb_binary) {
@@ -730,54 +743,98 @@ bool SessionMasker::maskDataRow(std::string_view body, std::string& out) {
   auto withhold = [&] {
     out = refused("masking: a data row does not match its description, so it is withheld");
     discarding_ = true;
-    current_.reset();
+    endResult();
     popUntilSync();
     return true;
   };
   Reader r{body};
   const int16_t n = r.i16();
   if (!r.ok || n < 0 || static_cast<std::size_t>(n) != current_->columns.size()) return withhold();
-  // Most rows have nothing to mask: look first, rebuild only when a value changes.
   struct Field {
     int32_t len;
     std::string_view value;
   };
+  // Per worker thread, reused row after row: the data path allocates nothing for a row with nothing to mask.
   thread_local std::vector<Field> fields;
+  thread_local std::vector<std::string_view> scanned;   // the values the detectors look at, in one call per row
+  thread_local std::vector<uint32_t> scanned_column;
+  thread_local std::vector<masking::FieldMatch> matches;
   fields.clear();
+  scanned.clear();
+  scanned_column.clear();
+  bool any_rule = false;
   for (int16_t j = 0; j < n; ++j) {
     const auto len = static_cast<int32_t>(r.u32());
     if (!r.ok || len < -1) return withhold();
-    fields.push_back(Field{len, len > 0 ? r.bytes(static_cast<std::size_t>(len)) : std::string_view()});
+    const std::string_view value = len > 0 ? r.bytes(static_cast<std::size_t>(len)) : std::string_view();
     if (!r.ok) return withhold();
+    fields.push_back(Field{len, value});
+    const auto& c = current_->columns[static_cast<std::size_t>(j)];
+    if (len < 0) continue;
+    if (c.rule) {
+      any_rule = true;
+    } else if (c.scan && !value.empty()) {
+      scanned.push_back(c.jsonb_binary ? value.substr(1) : value);
+      scanned_column.push_back(static_cast<uint32_t>(j));
+    }
   }
-  thread_local std::string value;
-  bool changed = false;
+  matches.clear();
+  if (!scanned.empty()) {
+    if (!policy_->detectors()->scanFields(scanned, matches)) return withhold();
+    std::erase_if(matches, [&](const masking::FieldMatch& m) { return detector_rule_[m.detector] < 0; });
+  }
+  if (!any_rule && matches.empty()) return false;  // the common case: forwarded as it is
+
   out.clear();
   out += 'D';
   put32(out, 0);
   put16(out, n);
+  std::size_t next_match = 0;
+  std::size_t next_scanned = 0;
   for (std::size_t j = 0; j < fields.size(); ++j) {
-    const auto& c = current_->columns[j];
+    auto& c = current_->columns[j];
     const auto& f = fields[j];
-    if (f.len < 0 || (!c.rule && !c.scan)) {
+    const bool is_scanned = next_scanned < scanned_column.size() && scanned_column[next_scanned] == j;
+    const std::size_t scan_index = next_scanned;
+    if (is_scanned) ++next_scanned;
+    if (f.len < 0 || (!c.rule && !(is_scanned && next_match < matches.size() && matches[next_match].field == scan_index))) {
       put32(out, static_cast<uint32_t>(f.len));
       out.append(f.value);
       continue;
     }
-    value.clear();
-    const bool not_null = maskValue(c, f.value, value);
-    const bool same = not_null && value == f.value;
-    changed = changed || !same;
-    if (!not_null) {
-      put32(out, static_cast<uint32_t>(-1));
-      continue;
+    const std::size_t length_at = out.size();
+    put32(out, 0);
+    if (c.rule) {
+      if (!maskValue(c, f.value, out)) {
+        out.resize(length_at);
+        put32(out, static_cast<uint32_t>(-1));
+        continue;
+      }
+    } else {
+      // Content matches of this value, in order: each replaced by its rule's style.
+      std::string_view text = f.value;
+      if (c.jsonb_binary) {
+        out += text.front();
+        text.remove_prefix(1);
+      }
+      std::size_t at = 0;
+      for (; next_match < matches.size() && matches[next_match].field == scan_index; ++next_match) {
+        const auto& m = matches[next_match];
+        const auto rule = static_cast<uint16_t>(detector_rule_[m.detector]);
+        const auto& spec = policy_->rules()[rule].style;
+        out.append(text.substr(at, m.begin - at));
+        if (spec.style == masking::Style::kNull) out += spec.replacement;
+        else masking::appendMasked(spec, text.substr(m.begin, m.end - m.begin), policy_->tokenKey(), out);
+        at = m.end;
+        c.masked[rule] += 1;
+      }
+      out.append(text.substr(at));
     }
-    put32(out, static_cast<uint32_t>(value.size()));
-    out += value;
-  }
-  if (!changed) {
-    out.clear();
-    return false;
+    const auto len = static_cast<uint32_t>(out.size() - length_at - 4);
+    out[length_at] = static_cast<char>(len >> 24);
+    out[length_at + 1] = static_cast<char>(len >> 16);
+    out[length_at + 2] = static_cast<char>(len >> 8);
+    out[length_at + 3] = static_cast<char>(len);
   }
   patchLength(out, 0);
   return true;
@@ -788,7 +845,7 @@ bool SessionMasker::maskCopyData(std::string_view body, std::string& out) {
   if (!fields || fields->size() != current_->columns.size()) {
     out = refused("masking: a COPY row could not be read, so the rest of the output is withheld");
     discarding_ = true;
-    current_.reset();
+    endResult();
     popUntilSync();
     return true;
   }
@@ -796,7 +853,7 @@ bool SessionMasker::maskCopyData(std::string_view body, std::string& out) {
   std::string value;
   for (std::size_t j = 0; j < fields->size(); ++j) {
     auto& f = (*fields)[j];
-    const auto& c = current_->columns[j];
+    auto& c = current_->columns[j];
     if (!f || (!c.rule && !c.scan)) continue;
     value.clear();
     if (!maskValue(c, *f, value)) {

@@ -62,6 +62,7 @@ class SessionMasker {
     bool jsonb_binary = false;     // binary jsonb: a version byte before the text
     bool refuse = false;           // binary value of a type the gateway cannot mask
     std::string name;
+    std::map<uint16_t, uint64_t> masked;  // values masked in this column, by rule (flushed into counts_)
   };
   struct ResultPlan {
     std::vector<ColumnPlan> columns;
@@ -109,12 +110,14 @@ class SessionMasker {
   bool maskDataRow(std::string_view body, std::string& out);
   bool maskCopyData(std::string_view body, std::string& out);
   // Appends the masked form of one value; false: it becomes NULL.
-  bool maskValue(const ColumnPlan& c, std::string_view value, std::string& out);
+  bool maskValue(ColumnPlan& c, std::string_view value, std::string& out);
   // Content detectors over `text`; appends the result; true when something was masked.
   bool maskContent(std::string_view text, std::string_view column, std::string& out);
   std::string maskFields(char type, std::string_view body);
   void count(uint16_t rule, std::string_view column, uint64_t n = 1);
   void popUntilSync();
+  // The rows of the current result are over: its counts go to counts_.
+  void endResult();
 
   std::shared_ptr<const masking::Policy> policy_;
   std::vector<bool> active_;

@@ -14,8 +14,10 @@ uint64_t key(uint32_t oid, int16_t attnum) { return (uint64_t{oid} << 16) | stat
 // A dollar-quoted literal whose tag is not in the text (the patterns come from the config, not from clients, but
 // a quote in a column name must not break the query).
 std::string literal(std::string_view text) {
+  // Neither in the text nor completed by the closing delimiter: a text ending in "$gh" would close at `$gh` + `$`.
+  const std::string padded = std::string(text) + "$";
   std::string tag = "gh";
-  while (text.find("$" + tag + "$") != std::string_view::npos) tag += "x";
+  while (padded.find("$" + tag + "$") != std::string::npos) tag += "x";
   return fmt::format("${0}${1}${0}$", tag, text);
 }
 

@@ -6,8 +6,9 @@
 // must report where matches start. The first pass looks, in one Vectorscan database without start offsets, for
 // a cheap condition that every match of a detector implies (its prefilter, or its pattern itself); most text
 // has none and costs only this pass. Only a value where a detector's condition holds is scanned again, alone,
-// with that detector's pattern and start offsets. Several values (the fields of a row) can be scanned in one
-// first pass, joined by a separator.
+// for that detector's pattern: without start offsets first if the condition was a prefilter (which a date or a
+// decimal can set off), then with them. Several values (the fields of a row) share one first pass, joined by a
+// separator.
 // Pure: text in, spans out; one scratch space and a few reused buffers per thread.
 #pragma once
 
@@ -80,7 +81,10 @@ class Detectors {
   Detectors() = default;
   std::vector<DetectorSpec> specs_;
   hs_database* conditions_ = nullptr;  // first pass: every detector's Vectorscan condition; null if none has one
-  std::vector<hs_database*> exact_;    // second pass, per detector: its pattern, with start offsets
+  // Second pass, per detector: its pattern without start offsets, to dismiss a false alarm of its prefilter
+  // cheaply (null when the pattern is its own condition), then with them.
+  std::vector<hs_database*> verify_;
+  std::vector<hs_database*> exact_;
   uint8_t minDigitRun_ = 0;            // the shortest digitRun of any detector; 0: none uses one
   // Detectors whose condition uses ^, $, \A, \Z or \z: in a joined text these do not hold at a value's edges, so
   // every value of a batch is scanned for them.

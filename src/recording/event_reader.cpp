@@ -186,7 +186,6 @@ struct Handler {
   void element(bool object) {
     if (depth == 2 && in_counts) {
       addEntry(object);
-      entry_field = EntryField::kOther;
     }
   }
 

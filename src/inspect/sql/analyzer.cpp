@@ -615,7 +615,11 @@ Result<std::vector<StatementFacts>> analyze(std::string_view sql) {
     return makeError(message);
   }
   boost::system::error_code ec;
-  const json::value tree = json::parse(parsed->parse_tree ? parsed->parse_tree : "{}", ec);
+  // Boost.JSON's default depth limit (32) is less than the parse tree of a few nested subqueries; the parser
+  // itself bounds the nesting (max_stack_depth), so the limit here is only a backstop.
+  json::parse_options options;
+  options.max_depth = 10000;
+  const json::value tree = json::parse(parsed->parse_tree ? parsed->parse_tree : "{}", ec, {}, options);
   if (ec || !tree.is_object()) return makeError("the SQL parser's output could not be read");
   std::vector<StatementFacts> out;
   const auto* stmts = list(tree.get_object(), "stmts");

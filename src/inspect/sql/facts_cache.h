@@ -4,8 +4,8 @@
 // The key is the text with its number and string literals blanked (`... WHERE aid = 42` and `... aid = 7` share
 // one), computed by a small scanner that gives up — and falls back to the exact text as the key — on anything
 // it does not fully understand (comments, quoted identifiers, dollar quotes, escapes, non-ASCII...). Blanking is
-// safe because no fact the guardrails use depends on a literal's value, with two exceptions that are never
-// cached: EXPLAIN options (`ANALYZE 0`) and `SET search_path = 'x'`. Multi-statement strings are not cached.
+// safe because no fact the guardrails or masking use depends on a literal's value, with three exceptions that are
+// never cached: EXPLAIN options (`ANALYZE 0`), `SET search_path = 'x'` and COPY options (`DELIMITER ';'`). Multi-statement strings are not cached.
 // Why not pg_query_normalize: it costs a full lexer pass and allocations (2-4 µs, DESIGN.md), about as much as
 // what the cache saves on a short statement; the scanner here costs ~1 ns per byte.
 #pragma once

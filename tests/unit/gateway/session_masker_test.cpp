@@ -96,7 +96,7 @@ class Masker : public ::testing::Test {
   pg::BackendMessage decoded() const {
     auto frame = pg::peekFrame(replacement, pg::Limits{});
     EXPECT_EQ(frame.status, pg::DecodeStatus::kMessage) << frame.error;
-    EXPECT_EQ(frame.size, replacement.size()) << "the length field covers the whole replacement";
+    EXPECT_EQ(frame.frame.size, replacement.size()) << "the length field covers the whole replacement";
     auto m = pg::decodeBackend(replacement.empty() ? '\0' : replacement[0], frame.frame.body);
     EXPECT_TRUE(m) << (m ? "" : m.error().message);
     return m ? *m : pg::BackendMessage{pg::EmptyQueryResponse{}};
@@ -531,15 +531,15 @@ TEST_F(Masker, ErrorDetailsAreMasked) {
 
 TEST_F(Masker, ExclusionAndPartitionDetailsAreMasked) {
   // An exclusion violation quotes the existing row's key too (another row's data).
-  query("INSERT INTO customers (id, email) VALUES (3, 'carol@example.org')");
+  query("INSERT INTO customers (id, ssn) VALUES (3, '123-45-6789')");
   ASSERT_TRUE(back(pg::ErrorResponse{
       {{'S', "ERROR"},
        {'C', "23P01"},
        {'M', "conflicting key value violates exclusion constraint \"no_overlap\""},
-       {'D', "Key (email)=(carol@example.org) conflicts with existing key (email)=(dave@example.org)."}}}));
+       {'D', "Key (ssn)=(123-45-6789) conflicts with existing key (ssn)=(987-65-4320)."}}}));
   const auto d = *replacedError().find('D');
-  EXPECT_EQ(d, "Key (email)=(****) conflicts with existing key (email)=(****).");
-  EXPECT_EQ(d.find("dave"), std::string::npos) << d;
+  EXPECT_EQ(d, "Key (ssn)=(****) conflicts with existing key (ssn)=(****).");
+  EXPECT_EQ(d.find("987"), std::string::npos) << d;
   EXPECT_FALSE(ready());
 
   query("INSERT INTO customers (id, ssn) VALUES (4, '123-45-6789')");
@@ -585,6 +585,68 @@ TEST_F(Masker, NotificationPayloadsAreScanned) {
   EXPECT_EQ(n.channel, "payments");
   EXPECT_EQ(n.payload, "paid with **** ok");
   EXPECT_FALSE(back(pg::NotificationResponse{4242, "payments", "order 17 paid"}));
+}
+
+// ---- Robustness ----
+
+TEST_F(Masker, NotificationsDuringARefusedResultStillArrive) {
+  query("EXECUTE unknown_statement");
+  ASSERT_TRUE(rowDescription({field("x", 0, 0)}));
+  EXPECT_EQ(code(replacedError()), "42501");
+  // LISTEN/NOTIFY messages are asynchronous: not part of the refused result.
+  ASSERT_TRUE(back(pg::NotificationResponse{7, "jobs", "card 4111 1111 1111 1111"}));
+  ASSERT_FALSE(replacement.empty()) << "the notification was dropped with the refused rows";
+  auto m = decoded();
+  ASSERT_TRUE(std::holds_alternative<pg::NotificationResponse>(m));
+  EXPECT_EQ(std::get<pg::NotificationResponse>(m).payload, "card ****");
+  EXPECT_FALSE(back(pg::NotificationResponse{7, "jobs", "nothing"}));
+  expectDropped(dataRow({"1"}), "a row of the refused result");
+  EXPECT_FALSE(ready());
+}
+
+TEST_F(Masker, MalformedClientMessagesDoNotThrow) {
+  EXPECT_NO_THROW(masker.onFrontend('D', ""));
+  EXPECT_NO_THROW(masker.onFrontend('C', ""));
+  EXPECT_NO_THROW(masker.onFrontend('B', std::string_view("\0", 1)));
+  EXPECT_NO_THROW(masker.onFrontend('P', ""));
+  EXPECT_NO_THROW(masker.onFrontend('E', ""));
+}
+
+// KNOWN BUG (reported, not fixed here): a Bind may name a statement made by SQL PREPARE; the masker has no facts
+// for it (statements_ only holds Parse'd ones), plans the rows without lineage and lets upper(ssn) pass. Enable
+// once fixed (mask with the PREPARE's facts, or refuse as unknown).
+TEST_F(Masker, DISABLED_ProtocolBindOfASqlPreparedStatement) {
+  // PREPARE and Parse share one namespace: a Bind may name a statement made by SQL PREPARE.
+  query("PREPARE p AS SELECT upper(ssn) AS x FROM customers");
+  EXPECT_FALSE(complete("PREPARE"));
+  EXPECT_FALSE(ready());
+  EXPECT_EQ(front(pg::Bind{"", "p", {}, {}, {}}), "");
+  EXPECT_EQ(front(pg::Execute{"", 0}), "");
+  EXPECT_EQ(front(pg::Sync{}), "");
+  EXPECT_FALSE(back(pg::BindComplete{}));
+  ASSERT_TRUE(dataRow({"123-45-6789"})) << "upper(ssn) went out in clear";
+  EXPECT_EQ(replacement.find("123-45-6789"), std::string::npos);
+}
+
+// KNOWN BUG (reported, not fixed here): SQL DEALLOCATE/PREPARE do not update the protocol-level statements the
+// masker keeps, though they share one namespace: a Bind of the re-prepared name is planned with the old lineage.
+TEST_F(Masker, DISABLED_StatementNamesReusedThroughSqlDeallocateAndPrepare) {
+  EXPECT_EQ(front(pg::Parse{"p", "SELECT name AS x FROM customers", {}}), "");
+  EXPECT_EQ(front(pg::Sync{}), "");
+  EXPECT_FALSE(back(pg::ParseComplete{}));
+  EXPECT_FALSE(ready());
+  query("DEALLOCATE p");
+  EXPECT_FALSE(complete("DEALLOCATE"));
+  EXPECT_FALSE(ready());
+  query("PREPARE p AS SELECT upper(ssn) AS x FROM customers");
+  EXPECT_FALSE(complete("PREPARE"));
+  EXPECT_FALSE(ready());
+  EXPECT_EQ(front(pg::Bind{"", "p", {}, {}, {}}), "");
+  EXPECT_EQ(front(pg::Execute{"", 0}), "");
+  EXPECT_EQ(front(pg::Sync{}), "");
+  EXPECT_FALSE(back(pg::BindComplete{}));
+  ASSERT_TRUE(dataRow({"123-45-6789"})) << "planned with the deallocated statement's lineage: ssn in clear";
+  EXPECT_EQ(replacement.find("123-45-6789"), std::string::npos);
 }
 
 // ---- Sessions a rule does not concern ----

@@ -236,5 +236,14 @@ TEST(SqlAnalyzer, WhatCannotBeParsedIsAnErrorWithTheParsersMessage) {
   EXPECT_FALSE(analyze(std::string_view("SELECT 1\0; DROP TABLE t", 24)));
 }
 
+TEST(SqlAnalyzer, DeeplyNestedSubqueriesAreAnalyzed) {
+  // The parse tree of a few nested subqueries is deeper than Boost.JSON's default limit of 32.
+  std::string sql = "SELECT 1";
+  for (int i = 0; i < 12; ++i) sql = "SELECT (" + sql + ")";
+  auto facts = analyze(sql);
+  ASSERT_TRUE(facts) << facts.error().message;
+  EXPECT_TRUE(facts->front().performs(Kind::kSelect));
+}
+
 }  // namespace
 }  // namespace gatehouse::inspect::sql

@@ -312,6 +312,13 @@ rules:
   EXPECT_EQ((*p)->rules()[0].style.style, Style::kNull);
 }
 
+TEST(MaskingConfig, ASingleColumnMayBeWrittenWithoutBrackets) {
+  auto cfg = core::parseConfig(yamlWith("rules:\n  - { name: a, columns: t.a, detectors: email }"), "/base");
+  ASSERT_TRUE(cfg) << cfg.error().message;
+  EXPECT_EQ(cfg->connections[0].masking->rules.at(0).columns, std::vector<std::string>{"t.a"});
+  EXPECT_EQ(cfg->connections[0].masking->rules.at(0).detectors, std::vector<std::string>{"email"});
+}
+
 TEST(MaskingConfig, NoMaskingSectionNoMasking) {
   const std::string yaml = yamlWith("rules: []");
   auto cfg = core::parseConfig(yaml.substr(0, yaml.find("    masking:")), "/base");
@@ -381,7 +388,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadMasking{"rules:\n  - { name: a, columns: [t.a], keep: 65 }", "connections[0].masking.rules[0].keep"},
         BadMasking{"rules:\n  - { name: a, columns: [t.a], keep: -1 }", "connections[0].masking.rules[0].keep"},
         BadMasking{"rules:\n  - { name: a, columns: [t.a], mask: x }", "connections[0].masking.rules[0]"},
-        BadMasking{"rules:\n  - { name: a, columns: t.a }", "connections[0].masking.rules[0].columns"},
+        BadMasking{"rules:\n  - { name: a, columns: { t: a } }", "connections[0].masking.rules[0].columns: expected a list"},
+        BadMasking{"rules:\n  - { name: a, columns: [[t.a]] }", "connections[0].masking.rules[0].columns[0]"},
         BadMasking{"token_key: plaintextsecret\nrules:\n  - { name: a, columns: [t.a] }",
                    "connections[0].masking.token_key: plain secrets are not allowed"},
         BadMasking{"detectors: { name: x }\nrules:\n  - { name: a, columns: [t.a] }",

@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <limits>
+#include <random>
 #include <utility>
 #include <vector>
 
@@ -86,6 +87,10 @@ Fields started() {
           {"started_at_us", "1714567890123456"}};
 }
 
+Fields masked(const std::string& counts = R"([{"rule":"contact","column":"email","count":12}])") {
+  return {{"type", "\"values_masked\""}, {"session_id", "\"ses_1\""}, {"seq", "3"}, {"counts", counts}};
+}
+
 Fields with(Fields fields, const std::string& key, const std::string& value) {
   for (auto& [k, v] : fields) {
     if (k == key) {
@@ -122,6 +127,11 @@ TEST(EventReader, ReadsEveryWrittenEventAsParseEventDoes) {
                         .rows = std::numeric_limits<int64_t>::max()},
       SessionClosed{.session_id = "s-1", .ended_at_us = 1714567899000000, .reason = "terminated",
                     .bytes_from_client = std::numeric_limits<uint64_t>::max(), .bytes_from_server = 0},
+      ValuesMasked{.session_id = "s-1", .seq = 3,
+                   .counts = {{.rule = "contact", .column = "email", .count = 12},
+                              {.rule = "pan", .column = "card_number", .count = 0},
+                              {.rule = "r\"ü\n", .column = "", .count = std::numeric_limits<uint64_t>::max()}}},
+      ValuesMasked{.session_id = "s-1", .seq = 0, .counts = {}},
   };
   for (const auto& e : events) {
     const std::string line = written(e);
@@ -150,6 +160,17 @@ TEST(EventReader, FastPathAndGeneralParserAgree) {
        {"client_addr", "\"a\""}, {"started_at_us", "-9223372036854775808"}, {"tls", "false"}},
       {{"type", "\"session_closed\""}, {"session_id", "\"s\""}, {"ended_at_us", "0"}, {"reason", "\"\""},
        {"bytes_from_client", "9223372036854775808"}, {"bytes_from_server", "18446744073709551615"}},
+      masked(),
+      masked("[]"),
+      // Entries' keys in another order, keys they do not have, a repeated key (the last counts).
+      masked(R"([{"count":1,"x":true,"column":"b","rule":"a"},{"rule":"c","rule":"d","column":"e","count":2,"count":3}])"),
+      // A repeated "counts": the last one counts.
+      {{"counts", "[{\"rule\":\"x\",\"column\":\"y\",\"count\":9}]"}, {"type", "\"values_masked\""},
+       {"session_id", "\"s\""}, {"seq", "1"}, {"counts", "[{\"rule\":\"r\",\"column\":\"c\",\"count\":1}]"}},
+      // Nested values after the counts are no entries of them.
+      with(masked(), "future", R"([{"rule":"x","column":"y","count":1},2,[3]])"),
+      // "counts" on another type is a key it does not have.
+      with(started(), "counts", "[{\"rule\":\"r\"}]"),
   };
   for (const auto& fields : objects) {
     const std::string plain = compact(fields);
@@ -191,6 +212,29 @@ TEST(EventReader, RejectsWhatParseEventRejectsWithTheSameMessage) {
       {{"type", "\"session_opened\""}, {"session_id", "\"s\""}, {"user", "\"u\""}, {"connection", "\"c\""},
        {"client_addr", "\"a\""}, {"started_at_us", "1"}, {"tls", "\"yes\""}},
       {},
+      without(masked(), "counts"),
+      with(masked(), "seq", "-3"),
+      with(masked(), "counts", "{}"),
+      with(masked(), "counts", "\"[]\""),
+      with(masked(), "counts", "null"),
+      masked(R"([{"rule":"a","column":"b","count":1},7])"),
+      masked(R"([null])"),
+      masked(R"([[{"rule":"a","column":"b","count":1}]])"),
+      masked(R"([{"rule":"a","count":1}])"),
+      masked(R"([{"column":"b","count":1}])"),
+      masked(R"([{"rule":"a","column":"b"}])"),
+      masked(R"([{}])"),
+      masked(R"([{"rule":"a","column":"b","count":-1}])"),
+      masked(R"([{"rule":"a","column":"b","count":1.5}])"),
+      masked(R"([{"rule":"a","column":"b","count":"1"}])"),
+      masked(R"([{"rule":"a","column":"b","count":18446744073709551616}])"),
+      masked(R"([{"rule":["a"],"column":"b","count":1}])"),
+      masked(R"([{"rule":{"a":1},"column":"b","count":1}])"),
+      masked(R"([{"rule":null,"column":"b","count":1}])"),
+      masked(R"([{"rule":"a","column":false,"count":1}])"),
+      masked(R"([{"rule":"a\q","column":"b","count":1}])"),                                // not a JSON escape
+      masked(R"([{"rule":"a","column":"b","count":1},{"rule":"a","column":7,"count":-1}])"),  // the first problem
+      with(masked(R"([{"rule":"a","column":"b"}])"), "seq", "\"x\""),                     // before the counts'
   };
   for (const auto& fields : objects) {
     expectSameAsParseEvent(reader, compact(fields));
@@ -217,6 +261,95 @@ TEST(EventReader, RepeatedKeysAreReadAsParseEventReadsThem) {
   twice.emplace_back("sql", "\"SELECT 2\"");
   expectSameAsParseEvent(reader, compact(twice));
   expectSameAsParseEvent(reader, spaced(twice));
+}
+
+// Any text a rule or column name may hold, and values of every JSON kind where counts and their entries go: the
+// reader's answer is parseEvent's, whichever path it takes.
+std::string randomText(std::mt19937& rng) {
+  static const std::vector<std::string> pieces = {
+      "email", "\"", "\\", "\n", "\t", std::string(1, '\0'), "\x01", "\x7f", "é", "😀", "\xc3", "\xff",
+      "]", "[", "{", "}", ",", ":", "\"count\":", ",\"crc\":\"", " "};
+  std::string out;
+  const auto n = std::uniform_int_distribution<int>(0, 4)(rng);
+  for (int i = 0; i < n; ++i) out += pieces[std::uniform_int_distribution<std::size_t>(0, pieces.size() - 1)(rng)];
+  return out;
+}
+
+std::string randomValue(std::mt19937& rng, int depth);
+
+std::string randomEntry(std::mt19937& rng, int depth) {
+  static const std::vector<std::string> keys = {"rule", "column", "count", "other"};
+  std::string out = "{";
+  const auto n = std::uniform_int_distribution<int>(0, 5)(rng);
+  for (int i = 0; i < n; ++i) {
+    out += (i > 0 ? "," : "") + ("\"" + keys[std::uniform_int_distribution<std::size_t>(0, keys.size() - 1)(rng)] +
+                                 "\":") + randomValue(rng, depth + 1);
+  }
+  return out + "}";
+}
+
+std::string randomValue(std::mt19937& rng, int depth) {
+  static const std::vector<std::string> scalars = {
+      "\"a\"", "\"\\u00e9\\n\"", "\"\"", "0", "12", "-1", "18446744073709551615", "18446744073709551616",
+      "1.5", "true", "null"};
+  const auto pick = std::uniform_int_distribution<int>(0, depth > 3 ? 0 : 9)(rng);
+  if (pick <= 4) return scalars[std::uniform_int_distribution<std::size_t>(0, scalars.size() - 1)(rng)];
+  if (pick <= 7) return randomEntry(rng, depth);
+  std::string out = "[";
+  const auto n = std::uniform_int_distribution<int>(0, 3)(rng);
+  for (int i = 0; i < n; ++i) out += (i > 0 ? "," : "") + randomValue(rng, depth + 1);
+  return out + "]";
+}
+
+TEST(EventReader, RandomValuesMaskedAgreeWithParseEvent) {
+  EventReader reader;
+  std::mt19937 rng(20260512);
+  for (int round = 0; round < 3000; ++round) {
+    // Written events: any text round trips as parseEvent reads it.
+    ValuesMasked e{.session_id = randomText(rng), .seq = std::uniform_int_distribution<uint64_t>()(rng), .counts = {}};
+    const auto n = std::uniform_int_distribution<int>(0, 4)(rng);
+    for (int i = 0; i < n; ++i) {
+      e.counts.push_back({.rule = randomText(rng), .column = randomText(rng),
+                          .count = std::uniform_int_distribution<uint64_t>()(rng)});
+    }
+    expectSameAsParseEvent(reader, written(e));
+    // Hand-made lines: counts of random shapes, entries mostly of the right one.
+    std::string counts = "[";
+    const auto entries = std::uniform_int_distribution<int>(0, 4)(rng);
+    for (int i = 0; i < entries; ++i) {
+      counts += i > 0 ? "," : "";
+      counts += std::uniform_int_distribution<int>(0, 3)(rng) == 0
+                    ? randomValue(rng, 1)
+                    : R"({"rule":"r)" + std::to_string(i) + R"(","column":"c","count":)" + std::to_string(i) + "}";
+    }
+    counts += "]";
+    Fields fields = masked(std::uniform_int_distribution<int>(0, 9)(rng) == 0 ? randomValue(rng, 0) : counts);
+    if (std::uniform_int_distribution<int>(0, 4)(rng) == 0) fields.emplace_back("counts", randomValue(rng, 0));
+    if (std::uniform_int_distribution<int>(0, 4)(rng) == 0) fields.emplace_back("future", randomValue(rng, 0));
+    expectSameAsParseEvent(reader, compact(fields));
+    expectSameAsParseEvent(reader, spaced(fields));
+    if (HasFatalFailure()) return;
+  }
+}
+
+TEST(EventReader, MaskedCountsViewTheLineOnTheFastPath) {
+  EventReader reader;
+  const std::string line = compact(masked(R"([{"rule":"contact","column":"email","count":12},{"rule":"pan",)"
+                                          R"("column":"card","count":3}])"));
+  EventFields e;
+  auto r = reader.readFields(line, e);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(e.type, EventType::kValuesMasked);
+  EXPECT_EQ(e.seq, 3u);
+  ASSERT_EQ(e.counts.size(), 2u);
+  EXPECT_EQ(e.counts[1].rule, "pan");
+  EXPECT_EQ(e.counts[1].column, "card");
+  EXPECT_EQ(e.counts[1].count, 3u);
+  EXPECT_GE(e.counts[0].column.data(), line.data());
+  EXPECT_LE(e.counts[0].column.data() + e.counts[0].column.size(), line.data() + line.size());
+  // A line with fewer counts leaves none of these behind.
+  ASSERT_TRUE(reader.readFields(compact(masked("[]")), e).ok());
+  EXPECT_TRUE(e.counts.empty());
 }
 
 TEST(EventReader, FieldsViewTheLineUntilTheNextRead) {

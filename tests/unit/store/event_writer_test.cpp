@@ -85,6 +85,10 @@ TEST(EventWriter, EveryEventTypeRoundTrips) {
                         .sqlstate = "22012", .error_message = "division by zero", .rows = 9000000000},
       SessionClosed{.session_id = "s", .ended_at_us = 2, .reason = "client terminated", .bytes_from_client = 3,
                     .bytes_from_server = 4},
+      ValuesMasked{.session_id = "s", .seq = 5,
+                   .counts = {{.rule = "contact", .column = "email", .count = 2},
+                              {.rule = "card\t\"x\"", .column = "café", .count = 18446744073709551615ull}}},
+      ValuesMasked{.session_id = "s", .seq = 0, .counts = {}},
   };
   for (const auto& e : events) {
     auto back = parseEvent(line(e));

@@ -34,6 +34,10 @@ std::vector<Event> samples() {
                         .error_message = "relation \"nope\" does not exist", .rows = -1},
       SessionClosed{.session_id = "s-1", .ended_at_us = 1714567899000000, .reason = "terminated",
                     .bytes_from_client = std::numeric_limits<uint64_t>::max(), .bytes_from_server = 0},
+      ValuesMasked{.session_id = "s-1", .seq = 3,
+                   .counts = {{.rule = "contact", .column = "email", .count = 12},
+                              {.rule = "r\"ü\n", .column = "", .count = std::numeric_limits<uint64_t>::max()}}},
+      ValuesMasked{.session_id = "s-1", .seq = 0, .counts = {}},
   };
 }
 
@@ -107,6 +111,36 @@ TEST(Events, ChecksumMatchesAnIndependentCrc32) {
   const std::string l = line(samples()[3]);
   const std::string body = l.substr(0, l.size() - std::string(R"(,"crc":"12345678"})").size());
   EXPECT_EQ(framed(body), l);
+}
+
+TEST(Events, ValuesMaskedIsOneLineWithItsCountsAsAnArray) {
+  const std::string l =
+      line(ValuesMasked{.session_id = "s-1", .seq = 3,
+                        .counts = {{.rule = "contact", .column = "email", .count = 12},
+                                   {.rule = "contact", .column = "phone", .count = 0}}});
+  const std::string body = l.substr(0, l.size() - std::string(R"(,"crc":"12345678"})").size());
+  EXPECT_EQ(body, R"({"type":"values_masked","session_id":"s-1","seq":3,"counts":[)"
+                  R"({"rule":"contact","column":"email","count":12},{"rule":"contact","column":"phone","count":0}])");
+  EXPECT_EQ(framed(body), l);
+}
+
+TEST(Events, MalformedCountsAreRejectedNamingTheEntry) {
+  const std::string head = R"({"type":"values_masked","session_id":"s","seq":1,"counts":)";
+  const std::pair<std::string, std::string> cases[] = {
+      {"{}", "event field 'counts' is not an array"},
+      {R"([{"rule":"r","column":"c","count":1},"x"])", "event field 'counts[1]' is not an object"},
+      {R"([{"rule":"r","count":1}])", "event field 'counts[0].column' is missing"},
+      {R"([{"rule":"r","column":"c","count":-1}])", "event field 'counts[0].count' is not a non-negative integer"},
+      {R"([{"rule":7,"column":"c","count":1}])", "event field 'counts[0].rule' is not a string"},
+  };
+  for (const auto& [counts, message] : cases) {
+    auto r = parseEvent(framed(head + counts));
+    ASSERT_FALSE(r.ok()) << counts;
+    EXPECT_EQ(r.error().message, message);
+  }
+  auto missing = parseEvent(framed(R"({"type":"values_masked","session_id":"s","seq":1)"));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().message, "event field 'counts' is missing");
 }
 
 TEST(Events, ValidChecksumButWrongShapeIsRejected) {

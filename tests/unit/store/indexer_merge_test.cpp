@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "recording/events.h"
@@ -40,6 +41,12 @@ StatementFinished failed(const std::string& id, uint64_t seq) {
 SessionClosed closed(const std::string& id) {
   return {.session_id = id, .ended_at_us = 5000, .reason = "client closed", .bytes_from_client = 10,
           .bytes_from_server = 20};
+}
+
+ValuesMasked masked(const std::string& id, uint64_t seq, uint64_t emails, uint64_t phones = 0) {
+  ValuesMasked e{.session_id = id, .seq = seq, .counts = {{.rule = "contact", .column = "email", .count = emails}}};
+  if (phones > 0) e.counts.push_back({.rule = "contact", .column = "phone", .count = phones});
+  return e;
 }
 
 std::string lines(std::initializer_list<Event> events) {
@@ -257,6 +264,36 @@ TEST(IndexerMerge, BatchBoundariesBetweenStartsAndFinishesLoseNothing) {
   EXPECT_LT(rec.statementUpdates(), 10);
 }
 
+TEST(IndexerMerge, MaskedCountsAreStoredPerStatementAndOnceWhenReplayed) {
+  TempDir dir;
+  Recording rec(dir.path());
+  const std::string events = lines({opened("s"), started("s", 1), masked("s", 1, 3, 2), finished("s", 1),
+                                    started("s", 2), finished("s", 2), masked("s", 0, 4)});
+  rec.append(kLog, events + events);  // the same lines twice in one batch
+  EXPECT_EQ(rec.catchUp(), 14u);
+  rec.append("events-b.jsonl", events);  // and again in another file, another batch
+  EXPECT_EQ(rec.catchUp(), 7u);
+
+  const std::vector<store::MaskedCount> first = {{.rule = "contact", .column = "email", .count = 3},
+                                                 {.rule = "contact", .column = "phone", .count = 2}};
+  auto rows = rec.statements();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_TRUE(rows[0].masked.empty()) << "statement 2 masked nothing";
+  EXPECT_EQ(rows[1].masked, first);
+  // The session's totals include what no one statement masked (seq 0).
+  auto sessions = rec.sessions();
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_EQ(sessions[0].masked, (std::vector<store::MaskedCount>{{.rule = "contact", .column = "email", .count = 7},
+                                                                 {.rule = "contact", .column = "phone", .count = 2}}));
+  EXPECT_EQ(sessions[0].statements, 2u);
+
+  // A later event is the statement's total so far: it replaces the count, whatever batch it is in.
+  rec.append(kLog, lines({masked("s", 1, 5)}));
+  EXPECT_EQ(rec.catchUp(), 1u);
+  EXPECT_EQ(rec.statements()[1].masked[0].count, 5u);
+  EXPECT_EQ(rec.statements()[1].masked[1].count, 2u);
+}
+
 // The same log, indexed in one pass (starts and finishes merged) and one line per pass (never merged), leaves the
 // same rows behind.
 TEST(IndexerMerge, MergedAndEventByEventIndexingLeaveTheSameStore) {
@@ -265,6 +302,7 @@ TEST(IndexerMerge, MergedAndEventByEventIndexingLeaveTheSameStore) {
       started("s1", 2),   failed("s2", 1),  started("s2", 2),  finished("s1", 2), started("s1", 3),
       started("s1", 1),   finished("s1", 1), finished("s2", 2), closed("s2"),      started("s3", 1),
       opened("s3"),       started("s3", 2), finished("s3", 1), finished("s3", 2), finished("s1", 9),
+      masked("s1", 1, 2), masked("s2", 2, 1, 1), masked("s1", 1, 3), masked("s3", 0, 4),
   };
   TempDir merged_dir;
   Recording merged(merged_dir.path());
@@ -286,6 +324,7 @@ TEST(IndexerMerge, MergedAndEventByEventIndexingLeaveTheSameStore) {
 
   const auto rows = merged.statements();
   EXPECT_EQ(rows.size(), 7u);
+  EXPECT_EQ(std::count_if(rows.begin(), rows.end(), [](const auto& r) { return !r.masked.empty(); }), 2);
   EXPECT_EQ(rows, single.statements());
   EXPECT_EQ(merged.sessions(), single.sessions());
   EXPECT_LT(merged.statementUpdates(), single.statementUpdates());

@@ -78,8 +78,8 @@ TEST(SqliteStore, MigratesFreshFileToCurrentVersionOwnerOnlyAndInWalMode) {
   }
   EXPECT_EQ(scalar(path, "SELECT MAX(version) FROM schema_version"), sqliteSchemaVersion());
   EXPECT_EQ(scalar(path, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN "
-                         "('tokens', 'sessions', 'statements', 'log_offsets')"),
-            4);
+                         "('tokens', 'sessions', 'statements', 'log_offsets', 'masked_values')"),
+            5);
   struct stat st {};
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
@@ -314,6 +314,60 @@ TEST(SqliteStore, ListingFiltersByUserConnectionSessionAndTimeWithLimit) {
   ASSERT_EQ(limited->size(), 4u);
   EXPECT_EQ((*limited)[0].sql, "c3");
   EXPECT_EQ((*limited)[3].sql, "b3");
+}
+
+TEST(SqliteStore, MaskedCountsAreListedPerStatementAndSummedPerSession) {
+  TempDir dir;
+  auto s = mustOpen(dir.path() / "g.db");
+  const auto a = session("sa", "alice", "pg", 1000);
+  const auto b = session("sb", "bob", "pg", 2000);
+  const std::vector<RecordChange> batch{
+      a, b, statement(a, 1, "SELECT email FROM users", 1100), statement(a, 2, "SELECT 1", 1200),
+      statement(b, 1, "SELECT phone FROM users", 2100),
+      MaskedValues{.session_id = "sa", .seq = 1,
+                   .counts = {{.rule = "contact", .column = "email", .count = 12},
+                              {.rule = "card", .column = "pan", .count = 1}}},
+      MaskedValues{.session_id = "sa", .seq = 0, .counts = {{.rule = "contact", .column = "email", .count = 2}}},
+      MaskedValues{.session_id = "sb", .seq = 1, .counts = {{.rule = "contact", .column = "phone", .count = 5}}}};
+  ASSERT_TRUE(*s->applyLogBatch("f", 0, 10, batch));
+  ASSERT_TRUE(*s->applyLogBatch("g", 0, 10, batch));  // replayed: counts are set again, not added
+
+  auto rows = s->listStatements({.limit = 0, .session_id = "sa", .user = std::nullopt, .connection = std::nullopt,
+                                 .since_us = std::nullopt});
+  ASSERT_TRUE(rows.ok()) << rows.error().message;
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_TRUE((*rows)[0].masked.empty());
+  EXPECT_EQ((*rows)[1].masked, (std::vector<MaskedCount>{{.rule = "card", .column = "pan", .count = 1},
+                                                         {.rule = "contact", .column = "email", .count = 12}}));
+
+  auto sessions = s->listSessions({.limit = 0, .user = std::nullopt, .connection = std::nullopt});
+  ASSERT_TRUE(sessions.ok()) << sessions.error().message;
+  ASSERT_EQ(sessions->size(), 2u);
+  EXPECT_EQ((*sessions)[0].masked, (std::vector<MaskedCount>{{.rule = "contact", .column = "phone", .count = 5}}));
+  EXPECT_EQ((*sessions)[1].masked, (std::vector<MaskedCount>{{.rule = "card", .column = "pan", .count = 1},
+                                                             {.rule = "contact", .column = "email", .count = 14}}));
+  EXPECT_EQ(scalar(dir.path() / "g.db", "SELECT COUNT(*) FROM masked_values"), 4);
+}
+
+TEST(SqliteStore, AStoreFromBeforeMaskingIsMigratedAndKeepsItsRows) {
+  TempDir dir;
+  const auto path = dir.path() / "g.db";
+  {
+    auto s = mustOpen(path);
+    const auto a = session("sa", "alice", "pg", 1000);
+    ASSERT_TRUE(*s->applyLogBatch("f", 0, 10, std::vector<RecordChange>{a, statement(a, 1, "SELECT 1", 1100)}));
+  }
+  // As a store written by the version before masked_values (schema 4) is.
+  execRaw(path, "DROP TABLE masked_values; DELETE FROM schema_version WHERE version = 5");
+  auto s = mustOpen(path);
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(scalar(path, "SELECT MAX(version) FROM schema_version"), 5);
+  const std::vector<RecordChange> batch{
+      MaskedValues{.session_id = "sa", .seq = 1, .counts = {{.rule = "contact", .column = "email", .count = 3}}}};
+  ASSERT_TRUE(*s->applyLogBatch("f", 10, 20, batch));
+  auto rows = s->listStatements({});
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].masked, (std::vector<MaskedCount>{{.rule = "contact", .column = "email", .count = 3}}));
 }
 
 TEST(SqliteStore, TwoConnectionsSeeEachOthersWrites) {
