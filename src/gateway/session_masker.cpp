@@ -337,9 +337,12 @@ const StatementFacts* SessionMasker::currentFacts(bool* unknown) const {
   const auto& p = pending_.front();
   const StatementFacts* f = nullptr;
   if (p.kind == Expect::kQuery && p.facts && p.index < p.facts->size()) f = &(*p.facts)[p.index];
-  if (p.kind == Expect::kExecute)
-    if (auto it = portals_.find(p.name); it != portals_.end() && it->second.facts && it->second.facts->size() == 1)
-      f = &it->second.facts->front();
+  if (p.kind == Expect::kExecute) {
+    auto it = portals_.find(p.name);
+    // A portal of a statement the masker never saw made: what it returns cannot be told.
+    if ((it == portals_.end() || !it->second.facts) && unknown) *unknown = true;
+    if (it != portals_.end() && it->second.facts && it->second.facts->size() == 1) f = &it->second.facts->front();
+  }
   if (!f) return nullptr;
   const StatementFacts* e = effective(*f);
   if (!e && unknown) *unknown = true;
@@ -602,10 +605,19 @@ bool SessionMasker::onBackend(char type, std::string_view body, std::string& rep
           f = &it->second.facts->front();
       if (f && type == 'C') {
         // SQL-level names take effect once the server has made them.
-        if (f->performs(Kind::kPrepare) && !f->prepared_name.empty()) prepared_[f->prepared_name] = *f;
-        if (f->performs(Kind::kDeallocate)) {
-          if (f->forgets_all_prepared) prepared_.clear();
-          else prepared_.erase(f->prepared_name);
+        // SQL PREPARE shares its namespace with protocol-level statements: a Bind may name either.
+        if (f->performs(Kind::kPrepare) && !f->prepared_name.empty()) {
+          prepared_[f->prepared_name] = *f;
+          statements_[f->prepared_name] = Statement{std::make_shared<const inspect::sql::FactsList>(1, *f), std::nullopt};
+        }
+        if (f->performs(Kind::kDeallocate) || f->forgets_all_prepared) {
+          if (f->forgets_all_prepared) {
+            prepared_.clear();
+            statements_.clear();
+          } else {
+            prepared_.erase(f->prepared_name);
+            statements_.erase(f->prepared_name);
+          }
         }
         if (f->performs(Kind::kCursor) && !f->cursor_name.empty() && !f->outputs.empty())
           cursors_[f->cursor_name] = *f;

@@ -612,10 +612,8 @@ TEST_F(Masker, MalformedClientMessagesDoNotThrow) {
   EXPECT_NO_THROW(masker.onFrontend('E', ""));
 }
 
-// KNOWN BUG (reported, not fixed here): a Bind may name a statement made by SQL PREPARE; the masker has no facts
-// for it (statements_ only holds Parse'd ones), plans the rows without lineage and lets upper(ssn) pass. Enable
-// once fixed (mask with the PREPARE's facts, or refuse as unknown).
-TEST_F(Masker, DISABLED_ProtocolBindOfASqlPreparedStatement) {
+// A Bind may name a statement made by SQL PREPARE: its rows are planned with the PREPARE's lineage.
+TEST_F(Masker, ProtocolBindOfASqlPreparedStatement) {
   // PREPARE and Parse share one namespace: a Bind may name a statement made by SQL PREPARE.
   query("PREPARE p AS SELECT upper(ssn) AS x FROM customers");
   EXPECT_FALSE(complete("PREPARE"));
@@ -628,9 +626,9 @@ TEST_F(Masker, DISABLED_ProtocolBindOfASqlPreparedStatement) {
   EXPECT_EQ(replacement.find("123-45-6789"), std::string::npos);
 }
 
-// KNOWN BUG (reported, not fixed here): SQL DEALLOCATE/PREPARE do not update the protocol-level statements the
-// masker keeps, though they share one namespace: a Bind of the re-prepared name is planned with the old lineage.
-TEST_F(Masker, DISABLED_StatementNamesReusedThroughSqlDeallocateAndPrepare) {
+// SQL DEALLOCATE/PREPARE and protocol-level statements share one namespace: a Bind of the re-prepared name is
+// planned with the new statement's lineage.
+TEST_F(Masker, StatementNamesReusedThroughSqlDeallocateAndPrepare) {
   EXPECT_EQ(front(pg::Parse{"p", "SELECT name AS x FROM customers", {}}), "");
   EXPECT_EQ(front(pg::Sync{}), "");
   EXPECT_FALSE(back(pg::ParseComplete{}));
