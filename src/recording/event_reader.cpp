@@ -296,11 +296,12 @@ struct Handler {
 };
 
 // The fast path. appendEvent writes one layout only: an object of plain keys and values with no whitespace, no
-// escapes and no nesting. Most lines are such, and for those this scan fills the slots as the SAX handler would,
-// at a fraction of a general parser's cost, which the indexer pays for every line it reads. Anything else —
-// whitespace, an escape, a byte outside printable ASCII, null, a fraction, a nested value, invalid JSON — makes it
-// give up, and Boost.JSON parses the line instead; so the fast path only has to be right about what it accepts,
-// and the tests compare both paths with parseEvent.
+// escapes and no nesting but the "counts" array of flat objects. Most lines are such, and for those this scan
+// fills the slots and entries as the SAX handler would, at a fraction of a general parser's cost, which the
+// indexer pays for every line it reads. Anything else — whitespace, an escape, a byte outside printable ASCII,
+// null, a fraction, any other nested value, invalid JSON — makes it give up, and Boost.JSON parses the line
+// instead; so the fast path only has to be right about what it accepts, and the tests compare both paths with
+// parseEvent.
 
 // True when every byte is printable ASCII and none is a backslash: then no string in the line has an escape, a
 // control character or UTF-8 to validate, and each ends at the next quote. One branch-free pass, which the

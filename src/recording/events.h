@@ -67,9 +67,9 @@ struct MaskedCount {
   friend bool operator==(const MaskedCount&, const MaskedCount&) = default;
 };
 
-// What masking masked in a statement's results, by rule and column. The counts are that statement's totals so
-// far: a later event for the same statement, rule and column replaces the count, so that a line indexed twice
-// (a replayed or copied log) still counts once.
+// What masking masked in a statement's results, by rule and column. The counts are totals so far (for seq 0, of
+// the session's masking outside any one statement): a later event for the same statement, rule and column
+// replaces the count, so that a line indexed twice (a replayed or copied log) still counts once.
 struct ValuesMasked {
   std::string session_id;
   uint64_t seq = 0;  // the statement whose results were masked (0: not attributable to one statement)
