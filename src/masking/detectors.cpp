@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
-#include <compare>
 #include <limits>
 
 namespace gatehouse::masking {
@@ -26,10 +25,9 @@ std::atomic<uint64_t> nextSerial{1};
 
 // The thread's scratch space. Vectorscan grows it for each new database and keeps it valid for the previous ones.
 // Even when nothing grows, asking costs several hundred nanoseconds per database, more than a short scan, so it is
-// asked once per thread for all the databases of a set. Sets are told apart by serial numbers, which unlike
-// addresses are never reused.
-Result<hs_scratch_t*> scratchFor(uint64_t serial, const hs_database_t* conditions,
-                                 const std::vector<hs_database_t*>& verify, const std::vector<hs_database_t*>& exact) {
+// asked once per thread for the databases of a set. Sets are told apart by serial numbers, which unlike addresses
+// are never reused.
+Result<hs_scratch_t*> scratchFor(uint64_t serial, const hs_database_t* conditions, const hs_database_t* exact) {
   struct Scratch {
     hs_scratch_t* space = nullptr;
     std::vector<uint64_t> sizedFor;
@@ -37,12 +35,9 @@ Result<hs_scratch_t*> scratchFor(uint64_t serial, const hs_database_t* condition
   };
   thread_local Scratch s;
   if (std::find(s.sizedFor.begin(), s.sizedFor.end(), serial) != s.sizedFor.end()) return s.space;
-  if (conditions && hs_alloc_scratch(conditions, &s.space) != HS_SUCCESS)
+  if ((conditions && hs_alloc_scratch(conditions, &s.space) != HS_SUCCESS) ||
+      hs_alloc_scratch(exact, &s.space) != HS_SUCCESS)
     return makeError("cannot allocate matching scratch space");
-  for (const auto* db : verify)
-    if (db && hs_alloc_scratch(db, &s.space) != HS_SUCCESS) return makeError("cannot allocate matching scratch space");
-  for (const auto* db : exact)
-    if (hs_alloc_scratch(db, &s.space) != HS_SUCCESS) return makeError("cannot allocate matching scratch space");
   if (s.sizedFor.size() == 16) s.sizedFor.clear();  // forgetting a set only costs sizing again
   s.sizedFor.push_back(serial);
   return s.space;
@@ -84,7 +79,7 @@ bool assertsEdges(std::string_view p) {
   return false;
 }
 
-// Calls found(end, length) for each run of at least `min` digits. Probes one byte in `min`: a run that long
+// Calls found(end) for each run of at least `min` digits. Probes one byte in `min`: a run that long
 // cannot fit between two probes, and where a probe lands on a digit the whole run around it is measured. On text
 // with few long numbers this reads a fraction of the bytes.
 template <class F>
@@ -100,23 +95,10 @@ void forEachDigitRun(std::string_view s, std::size_t min, F found) {
     while (begin > from && digit(s[begin - 1])) --begin;
     std::size_t end = probe + 1;
     while (end < s.size() && digit(s[end])) ++end;
-    if (end - begin >= min) found(end, end - begin);
+    if (end - begin >= min) found(end);
     from = end + 1;
   }
 }
-
-// A place where a detector's first-pass condition holds.
-struct Hit {
-  std::size_t end = 0;
-  uint16_t detector = 0;
-};
-
-// A value to scan again for a detector.
-struct Recheck {
-  uint32_t field = 0;
-  uint16_t detector = 0;
-  auto operator<=>(const Recheck&) const = default;
-};
 
 // Compiles patterns[i] with flags[i] as id ids[i], the index of its detector; an error names the detector at fault
 // and, with `conditions`, whether its prefilter is.
@@ -208,34 +190,47 @@ bool usSsnValid(std::string_view s) {
 }
 
 std::vector<DetectorSpec> builtInDetectors() {
-  // The prefilters are what every match must contain, written so that Vectorscan can find them from literals or
-  // short literal sets rather than stopping at each number of a text (it does so for a class of digits alone, as
-  // in [A-Z]{2}\d{2}). Changing a pattern means checking its prefilter still holds for every match.
+  // Each prefilter is something every match of its pattern contains. They are kept simple (literals, short
+  // classes): a Vectorscan database finds them faster than the patterns, and the less a pass depends on complex
+  // engines the better (Vectorscan 5.4.9 misses some matches of complex patterns scanned without start offsets).
+  // They avoid a class of digits alone before others (as in [A-Z]{2}\d{2}), on which Vectorscan stops at every
+  // number of a text, and are long enough that dates and decimals do not set them off. Vectorscan's speed on a set
+  // depends on the whole set: measure with bench/masking_benchmark after a change, and run the unit tests, which
+  // compare with a single pass of the patterns.
   return {
-      {.name = "email", .pattern = R"([A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b)"},
+      // @ and a character of the domain.
+      {.name = "email",
+       .pattern = R"([A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b)",
+       .prefilter = R"(@[A-Za-z0-9-])"},
       // 13 to 19 digits, whole (not part of a longer number): in one run, or in the groupings printed on cards
       // (4-4-4-4[-3], Amex's 4-6-5, Diners' 4-6-4), with spaces or dashes. A run has 13 digits or more; a grouping
-      // has a digit, a separator and a digit.
+      // has a digit, a separator and four digits.
       {.name = "card_number",
        .pattern = R"(\b\d{13,19}\b|\b\d{4}[ -]\d{4}[ -]\d{4}[ -]\d{4}(?:[ -]\d{3})?\b|\b\d{4}[ -]\d{6}[ -]\d{4,5}\b)",
        .validator = Validator::kLuhn,
-       .prefilter = R"(\d[ -]\d)",
+       .prefilter = R"(\d[ -]\d{4})",
        .digitRun = 13},
-      {.name = "us_ssn", .pattern = R"(\b\d{3}-\d{2}-\d{4}\b)", .validator = Validator::kUsSsn},
+      // The pattern without its word boundaries.
+      {.name = "us_ssn",
+       .pattern = R"(\b\d{3}-\d{2}-\d{4}\b)",
+       .validator = Validator::kUsSsn,
+       .prefilter = R"(\d{3}-\d{2}-\d{4})"},
       // A phone number needs separators or a leading +: a bare run of ten digits is as likely an id. Its last two
-      // groups have a digit, a separator and a digit; the other form starts with + and a digit.
+      // groups have a digit, a separator and four digits; the other form starts with + and a digit.
       {.name = "phone",
        .pattern = R"((?:\+\d{1,3}[ .-]?)?(?:\(\d{3}\)|\b\d{3})[ .-]\d{3}[ .-]\d{4}\b|\+\d{6,14}\b)",
-       .prefilter = R"(\d[ .-]\d|\+\d)"},
-      // The prefilter widens the two digits after the country code to letters or digits: see above.
+       .prefilter = R"(\d[ .-]\d{4}|\+\d)"},
+      // Country code, two check digits, at least two groups of four: the prefilter widens the check digits to
+      // letters or digits (see above).
       {.name = "iban",
        .pattern = R"(\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b)",
        .validator = Validator::kIban,
-       .prefilter = R"([A-Z]{2}[0-9A-Z]{2} ?[0-9A-Z]{4})"},
+       .prefilter = R"([A-Z]{2}[0-9A-Z]{2} ?[0-9A-Z]{4} ?[0-9A-Z]{4})"},
+      // Digits, a dot, digits, a dot.
       {.name = "ipv4",
        .pattern = R"(\b(?:\d{1,3}\.){3}\d{1,3}\b)",
        .validator = Validator::kIpv4,
-       .prefilter = R"(\d\.\d)"},
+       .prefilter = R"(\d\.\d+\.)"},
       // Full and compressed forms; inet_pton decides (so a time such as 12:30:45 is not one). Each form has two
       // hex digits around a colon, or two colons.
       {.name = "ipv6",
@@ -243,16 +238,24 @@ std::vector<DetectorSpec> builtInDetectors() {
            R"((?:[0-9A-Fa-f]{1,4}:){2,7}[0-9A-Fa-f]{1,4}|(?:[0-9A-Fa-f]{1,4}:){1,7}:(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})?|::[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6})",
        .validator = Validator::kIpv6,
        .prefilter = R"([0-9A-Fa-f]:[0-9A-Fa-f]|::)"},
-      {.name = "aws_access_key_id", .pattern = R"(\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b)"},
+      {.name = "aws_access_key_id",
+       .pattern = R"(\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b)",
+       .prefilter = R"(AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)"},
       {.name = "aws_secret_access_key",
        .pattern = R"(aws_?secret_?(?:access_?)?key["']?\s*[:=]\s*["']?[A-Za-z0-9/+=]{40})",
-       .caseless = true},
-      {.name = "jwt", .pattern = R"(\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{10,})"},
+       .caseless = true,
+       .prefilter = R"(aws_?secret)"},
+      // The second part starts with eyJ after a dot.
+      {.name = "jwt",
+       .pattern = R"(\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{10,})",
+       .prefilter = R"(\.eyJ)"},
       {.name = "pem_private_key",
-       .pattern = R"(-----BEGIN [A-Z ]*PRIVATE KEY-----[A-Za-z0-9+/=\s:,-]*-----END [A-Z ]*PRIVATE KEY-----)"},
+       .pattern = R"(-----BEGIN [A-Z ]*PRIVATE KEY-----[A-Za-z0-9+/=\s:,-]*-----END [A-Z ]*PRIVATE KEY-----)",
+       .prefilter = R"(PRIVATE KEY-----)"},
       {.name = "api_key",
        .pattern =
-           R"(\b(?:(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|gh[pousr]_[A-Za-z0-9]{36,}|xox[abposr]-[A-Za-z0-9-]{10,}|glpat-[A-Za-z0-9_-]{20,}|AIza[0-9A-Za-z_-]{35})\b)"},
+           R"(\b(?:(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|gh[pousr]_[A-Za-z0-9]{36,}|xox[abposr]-[A-Za-z0-9-]{10,}|glpat-[A-Za-z0-9_-]{20,}|AIza[0-9A-Za-z_-]{35})\b)",
+       .prefilter = R"((?:sk|rk)_(?:live|test)_|gh[pousr]_|xox[abposr]-|glpat-|AIza)"},
   };
 }
 
@@ -260,30 +263,24 @@ Result<std::shared_ptr<const Detectors>> Detectors::compile(std::vector<Detector
   if (specs.empty()) return makeError("no detectors to compile");
   if (specs.size() > std::numeric_limits<uint16_t>::max() + std::size_t{1}) return makeError("too many detectors");
   std::shared_ptr<Detectors> d(new Detectors());
-  // Second pass: databases per detector, so that a value is scanned only for the detectors whose condition held
-  // in it. Without start offsets a scan costs a fraction (a card number's pattern: about a sixth on a short
-  // value), which is worth trying first where a prefilter can raise false alarms (dates, decimals...).
-  // SOM_LEFTMOST: the match's start is needed to mask it.
-  for (std::size_t i = 0; i < specs.size(); ++i) {
-    const unsigned caseless = specs[i].caseless ? HS_FLAG_CASELESS : 0u;
-    const std::vector<const char*> pattern{specs[i].pattern.c_str()};
-    const std::vector<unsigned> id{static_cast<unsigned>(i)};
-    auto exact = build(pattern, {HS_FLAG_SOM_LEFTMOST | caseless}, id, specs, false);
-    if (!exact) return exact.error();
-    d->exact_.push_back(*exact);
-    hs_database_t* verify = nullptr;
-    if (!specs[i].prefilter.empty() || specs[i].digitRun > 0) {
-      auto db = build(pattern, {caseless}, id, specs, false);
-      if (!db) return db.error();
-      verify = *db;
-    }
-    d->verify_.push_back(verify);
-  }
-  // First pass: the conditions, without start offsets. A prefilter keeps its detector's case rule, so it still
-  // matches wherever the pattern does.
+  // Second pass: all the patterns in one database, the one a single pass would use, so that a value scanned again
+  // gets exactly the matches it would get alone. SOM_LEFTMOST: the match's start is needed to mask it.
   std::vector<const char*> patterns;
   std::vector<unsigned> flags;
   std::vector<unsigned> ids;
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    patterns.push_back(specs[i].pattern.c_str());
+    flags.push_back(HS_FLAG_SOM_LEFTMOST | (specs[i].caseless ? HS_FLAG_CASELESS : 0u));
+    ids.push_back(static_cast<unsigned>(i));
+  }
+  auto exact = build(patterns, flags, ids, specs, false);
+  if (!exact) return exact.error();
+  d->exact_ = *exact;
+  // First pass: the conditions, without start offsets. A prefilter keeps its detector's case rule, so it still
+  // matches wherever the pattern does.
+  patterns.clear();
+  flags.clear();
+  ids.clear();
   for (std::size_t i = 0; i < specs.size(); ++i) {
     const auto& s = specs[i];
     if (s.digitRun > 0 && (d->minDigitRun_ == 0 || s.digitRun < d->minDigitRun_)) d->minDigitRun_ = s.digitRun;
@@ -292,12 +289,12 @@ Result<std::shared_ptr<const Detectors>> Detectors::compile(std::vector<Detector
     patterns.push_back(condition->c_str());
     flags.push_back(s.caseless ? HS_FLAG_CASELESS : 0u);
     ids.push_back(static_cast<unsigned>(i));
-    if (assertsEdges(*condition)) d->edgeAnchored_.push_back(static_cast<uint16_t>(i));
+    d->edgeAnchored_ = d->edgeAnchored_ || assertsEdges(*condition);
   }
   if (!patterns.empty()) {
-    auto db = build(patterns, flags, ids, specs, true);
-    if (!db) return db.error();
-    d->conditions_ = *db;
+    auto conditions = build(patterns, flags, ids, specs, true);
+    if (!conditions) return conditions.error();
+    d->conditions_ = *conditions;
   }
   d->specs_ = std::move(specs);
   d->serial_ = nextSerial++;
@@ -306,8 +303,7 @@ Result<std::shared_ptr<const Detectors>> Detectors::compile(std::vector<Detector
 
 Detectors::~Detectors() {
   hs_free_database(conditions_);
-  for (auto* db : verify_) hs_free_database(db);
-  for (auto* db : exact_) hs_free_database(db);
+  hs_free_database(exact_);
 }
 
 Result<std::vector<Match>> Detectors::scan(std::string_view text) const {
@@ -326,8 +322,8 @@ Result<void> Detectors::scanFields(std::span<const std::string_view> fields, std
   // The buffers are the thread's and reused, so that a call that finds nothing allocates nothing.
   thread_local std::string joined;
   thread_local std::vector<std::size_t> starts;  // where each value begins in `text`
-  thread_local std::vector<Hit> hits;
-  thread_local std::vector<Recheck> rechecks;
+  thread_local std::vector<std::size_t> hits;    // where a condition holds: end offsets in `text`
+  thread_local std::vector<uint32_t> rescan;     // the values to scan again
   thread_local std::vector<Match> candidates;
 
   // The first pass runs over one text: the value itself, or the values joined by separators.
@@ -347,69 +343,54 @@ Result<void> Detectors::scanFields(std::span<const std::string_view> fields, std
   }
   if (text.empty()) return {};
   if (text.size() > std::numeric_limits<unsigned>::max()) return makeError("text too large to scan");
-  auto scratch = scratchFor(serial_, conditions_, verify_, exact_);
+  auto scratch = scratchFor(serial_, conditions_, exact_);
   if (!scratch) return scratch.error();
 
+  // With a condition that cannot be trusted at a value's edges, every value of a batch is scanned again.
+  const bool everyValue = edgeAnchored_ && fields.size() > 1;
   hits.clear();
-  if (conditions_) {
-    auto onHit = [](unsigned id, unsigned long long, unsigned long long to, unsigned, void* ctx) -> int {
-      static_cast<std::vector<Hit>*>(ctx)->push_back(Hit{static_cast<std::size_t>(to), static_cast<uint16_t>(id)});
+  if (conditions_ && !everyValue) {
+    auto onHit = [](unsigned, unsigned long long, unsigned long long to, unsigned, void* ctx) -> int {
+      static_cast<std::vector<std::size_t>*>(ctx)->push_back(static_cast<std::size_t>(to));
       return 0;
     };
     if (hs_scan(conditions_, text.data(), static_cast<unsigned>(text.size()), 0, *scratch, onHit, &hits) !=
         HS_SUCCESS)
       return makeError("scanning for sensitive values failed");
   }
-  if (minDigitRun_ > 0) {
-    // The separator is not a digit: a run never spans two values.
-    forEachDigitRun(text, minDigitRun_, [&](std::size_t end, std::size_t length) {
-      for (std::size_t d = 0; d < specs_.size(); ++d)
-        if (specs_[d].digitRun > 0 && specs_[d].digitRun <= length)
-          hits.push_back(Hit{end, static_cast<uint16_t>(d)});
-    });
-  }
-  const bool edgesDiffer = fields.size() > 1 && !edgeAnchored_.empty();
-  if (hits.empty() && !edgesDiffer) return {};
+  // The separator is not a digit: a run never spans two values.
+  if (minDigitRun_ > 0 && !everyValue)
+    forEachDigitRun(text, minDigitRun_, [&](std::size_t end) { hits.push_back(end); });
 
-  // Which values to scan again, for which detectors. A hit ending on a separator is dropped: a condition that holds
-  // inside a value also holds, and is reported, inside the joined text.
-  rechecks.clear();
-  for (const auto& h : hits) {
-    // The value holding the hit's last byte: the last one that starts before it.
-    const auto last = std::upper_bound(starts.begin(), starts.end(), h.end - 1);
-    const auto f = static_cast<std::size_t>(last - starts.begin()) - 1;
-    if (h.end <= starts[f] + fields[f].size()) rechecks.push_back(Recheck{static_cast<uint32_t>(f), h.detector});
+  // The values to scan again. A hit ending on a separator is dropped: a condition that holds inside a value also
+  // holds, and is reported, inside the joined text.
+  rescan.clear();
+  if (everyValue) {
+    for (std::size_t f = 0; f < fields.size(); ++f)
+      if (!fields[f].empty()) rescan.push_back(static_cast<uint32_t>(f));
+  } else {
+    for (const auto end : hits) {
+      // The value holding the hit's last byte: the last one that starts before it.
+      const auto last = std::upper_bound(starts.begin(), starts.end(), end - 1);
+      const auto f = static_cast<std::size_t>(last - starts.begin()) - 1;
+      if (end <= starts[f] + fields[f].size()) rescan.push_back(static_cast<uint32_t>(f));
+    }
+    std::sort(rescan.begin(), rescan.end());
+    rescan.erase(std::unique(rescan.begin(), rescan.end()), rescan.end());
   }
-  if (edgesDiffer)
-    for (const auto d : edgeAnchored_)
-      for (std::size_t f = 0; f < fields.size(); ++f)
-        if (!fields[f].empty()) rechecks.push_back(Recheck{static_cast<uint32_t>(f), d});
-  std::sort(rechecks.begin(), rechecks.end());
-  rechecks.erase(std::unique(rechecks.begin(), rechecks.end()), rechecks.end());
 
-  // Second pass: each value alone, for the detectors whose condition held in it; the others cannot match there.
+  // Second pass: each value alone, with every pattern.
   auto onMatch = [](unsigned id, unsigned long long from, unsigned long long to, unsigned, void* ctx) -> int {
     static_cast<std::vector<Match>*>(ctx)->push_back(
         Match{static_cast<std::size_t>(from), static_cast<std::size_t>(to), static_cast<uint16_t>(id)});
     return 0;
   };
-  auto onAny = [](unsigned, unsigned long long, unsigned long long, unsigned, void*) -> int { return 1; };
-  for (std::size_t i = 0; i < rechecks.size();) {
-    const uint32_t field = rechecks[i].field;
+  for (const auto field : rescan) {
     const std::string_view value = fields[field];
-    const auto length = static_cast<unsigned>(value.size());
     candidates.clear();
-    for (; i < rechecks.size() && rechecks[i].field == field; ++i) {
-      const uint16_t d = rechecks[i].detector;
-      if (verify_[d]) {
-        // Stops at the first match: HS_SCAN_TERMINATED means there is one.
-        const hs_error_t verified = hs_scan(verify_[d], value.data(), length, 0, *scratch, onAny, nullptr);
-        if (verified == HS_SUCCESS) continue;
-        if (verified != HS_SCAN_TERMINATED) return makeError("scanning for sensitive values failed");
-      }
-      if (hs_scan(exact_[d], value.data(), length, 0, *scratch, onMatch, &candidates) != HS_SUCCESS)
-        return makeError("scanning for sensitive values failed");
-    }
+    if (hs_scan(exact_, value.data(), static_cast<unsigned>(value.size()), 0, *scratch, onMatch, &candidates) !=
+        HS_SUCCESS)
+      return makeError("scanning for sensitive values failed");
     settle(specs_, field, value, candidates, out);
   }
   return {};

@@ -5,10 +5,9 @@
 // Matching is in two passes, because Vectorscan (Hyperscan's portable fork) is several times slower when it
 // must report where matches start. The first pass looks, in one Vectorscan database without start offsets, for
 // a cheap condition that every match of a detector implies (its prefilter, or its pattern itself); most text
-// has none and costs only this pass. Only a value where a detector's condition holds is scanned again, alone,
-// for that detector's pattern: without start offsets first if the condition was a prefilter (which a date or a
-// decimal can set off), then with them. Several values (the fields of a row) share one first pass, joined by a
-// separator.
+// has none and costs only this pass. Only a value where a condition holds is scanned again, alone, with all the
+// patterns and start offsets: the single pass it would have had. Several values (the fields of a row) share one
+// first pass, joined by a separator.
 // Pure: text in, spans out; one scratch space and a few reused buffers per thread.
 #pragma once
 
@@ -81,14 +80,11 @@ class Detectors {
   Detectors() = default;
   std::vector<DetectorSpec> specs_;
   hs_database* conditions_ = nullptr;  // first pass: every detector's Vectorscan condition; null if none has one
-  // Second pass, per detector: its pattern without start offsets, to dismiss a false alarm of its prefilter
-  // cheaply (null when the pattern is its own condition), then with them.
-  std::vector<hs_database*> verify_;
-  std::vector<hs_database*> exact_;
+  hs_database* exact_ = nullptr;       // second pass: every pattern, with start offsets
   uint8_t minDigitRun_ = 0;            // the shortest digitRun of any detector; 0: none uses one
-  // Detectors whose condition uses ^, $, \A, \Z or \z: in a joined text these do not hold at a value's edges, so
-  // every value of a batch is scanned for them.
-  std::vector<uint16_t> edgeAnchored_;
+  // Whether a condition uses ^, $, \A, \Z or \z: in a joined text these do not hold at a value's edges, so every
+  // value of a batch is scanned again.
+  bool edgeAnchored_ = false;
   uint64_t serial_ = 0;  // tells a thread's scratch space whether it was sized for these databases
 };
 

@@ -1,7 +1,10 @@
 // Content detectors: each built-in finds its true positives and passes over the near-misses (a 16-digit number
 // that fails Luhn is not a card; an IBAN with a wrong check digit is not an IBAN).
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <hs/hs.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <new>
@@ -177,41 +180,119 @@ TEST_F(BuiltIns, NoMatchSpansTwoFields) {
   }
 }
 
-// Every built-in's prefilter must hold wherever its pattern matches. The same detectors without prefilters (each
-// pattern is its own condition) are the reference, on texts made to be full of matches and near-misses. The texts
-// scanned together, eight at a time, must give what they give alone.
-TEST_F(BuiltIns, PrefiltersLoseNoMatchAndBatchesMatchAlone) {
-  auto plain = builtInDetectors();
-  for (auto& s : plain) {
-    s.prefilter.clear();
-    s.digitRun = 0;
+// The single pass the detectors made before the first pass was added: every pattern, with start offsets, over the
+// whole text; the candidates that validate, sorted, the longest at each place, overlaps merged.
+class SinglePass {
+ public:
+  explicit SinglePass(const std::vector<DetectorSpec>& specs) : specs_(specs) {
+    std::vector<const char*> patterns;
+    std::vector<unsigned> flags;
+    std::vector<unsigned> ids;
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      patterns.push_back(specs[i].pattern.c_str());
+      flags.push_back(HS_FLAG_SOM_LEFTMOST | (specs[i].caseless ? HS_FLAG_CASELESS : 0u));
+      ids.push_back(static_cast<unsigned>(i));
+    }
+    hs_compile_error_t* err = nullptr;
+    EXPECT_EQ(hs_compile_multi(patterns.data(), flags.data(), ids.data(), static_cast<unsigned>(patterns.size()),
+                               HS_MODE_BLOCK, nullptr, &db_, &err),
+              HS_SUCCESS);
+    EXPECT_EQ(hs_alloc_scratch(db_, &scratch_), HS_SUCCESS);
   }
-  auto reference = Detectors::compile(plain);
-  ASSERT_TRUE(reference) << reference.error().message;
+  ~SinglePass() {
+    hs_free_scratch(scratch_);
+    hs_free_database(db_);
+  }
 
+  std::vector<Match> scan(std::string_view text) const {
+    std::vector<Match> candidates;
+    auto onMatch = [](unsigned id, unsigned long long from, unsigned long long to, unsigned, void* ctx) -> int {
+      static_cast<std::vector<Match>*>(ctx)->push_back(
+          Match{static_cast<std::size_t>(from), static_cast<std::size_t>(to), static_cast<uint16_t>(id)});
+      return 0;
+    };
+    EXPECT_EQ(hs_scan(db_, text.data(), static_cast<unsigned>(text.size()), 0, scratch_, onMatch, &candidates),
+              HS_SUCCESS);
+    std::erase_if(candidates,
+                  [&](const Match& m) { return !valid(m.detector, text.substr(m.begin, m.end - m.begin)); });
+    std::sort(candidates.begin(), candidates.end(), [](const Match& a, const Match& b) {
+      return a.begin != b.begin ? a.begin < b.begin : a.end > b.end;
+    });
+    std::vector<Match> out;
+    for (const auto& m : candidates) {
+      if (!out.empty() && m.begin < out.back().end) {
+        out.back().end = std::max(out.back().end, m.end);
+        continue;
+      }
+      out.push_back(m);
+    }
+    return out;
+  }
+
+ private:
+  bool valid(uint16_t detector, std::string_view s) const {
+    unsigned char address[16];
+    const std::string z(s);
+    switch (specs_[detector].validator) {
+      case Validator::kNone: return true;
+      case Validator::kLuhn: return luhnValid(s);
+      case Validator::kIban: return ibanValid(s);
+      case Validator::kUsSsn: return usSsnValid(s);
+      case Validator::kIpv4: return inet_pton(AF_INET, z.c_str(), address) == 1;
+      case Validator::kIpv6: return inet_pton(AF_INET6, z.c_str(), address) == 1;
+    }
+    return false;
+  }
+
+  std::vector<DetectorSpec> specs_;
+  hs_database_t* db_ = nullptr;
+  hs_scratch_t* scratch_ = nullptr;
+};
+
+// Every built-in's prefilter must hold wherever its pattern matches, and a value scanned in a batch must get what it
+// gets alone: compared with the single pass, on texts made to be full of matches and near-misses, long enough to
+// cross Vectorscan's 64-byte blocks (its 5.4.9 misses matches of some patterns scanned alone or without start
+// offsets past the first block).
+TEST_F(BuiltIns, SameMatchesAsASinglePass) {
+  const SinglePass reference(builtInDetectors());
   static const char* kPieces[] = {
-      "a@b.io", "jane.doe+news@mail.example.co.uk", "4111111111111111", "4111 1111 1111 1111",
-      "5500-0000-0000-0004", "378282246310005", "3782 822463 10005", "4222222222222", "123-45-6789",
+      "a@b.io", "jane.doe+news@mail.example.co.uk", "ops@1password.com", "4111111111111111",
+      "4111 1111 1111 1111", "5500-0000-0000-0004", "378282246310005", "3782 822463 10005", "4222222222222",
+      "123-45-6789",
       "(415) 555-2671", "+1 415-555-2671", "+442071838750", "415.555.2671", "DE89 3704 0044 0532 0130 00",
-      "GB82WEST12345698765432", "192.168.10.254", "2001:db8::8a2e:370:7334", "fe80:0:0:0:202:b3ff:fe1e:8329",
-      "::1", "AKIAIOSFODNN7EXAMPLE", "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+      "NO93 8601 1117 947", "GB82WEST12345698765432", "192.168.10.254", "2001:db8::8a2e:370:7334",
+      "fe80:0:0:0:202:b3ff:fe1e:8329", "::1", "A2726::", "AKIAIOSFODNN7EXAMPLE",
+      "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+      "AWS_SECRET_KEY: \"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\"",
+      "awsSecretKey=abcdefghijklmnopqrstuvwxyz/abcdefghijklm",
       "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
       "sk_live_4eC39HqLyjWDarjtT1zdp7dc", "ghp_abcdefghijklmnopqrstuvwxyz0123456789", "xoxb-1234567890-abcdefghij",
+      "glpat-abcdefghij0123456789", "AIzaSyA1234567890abcdefghijklmnopqrstuv",
       "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n"
       "-----END RSA PRIVATE KEY-----",
-      "word", "Word", "ABCD", "x", "_", "12:30:45", "1.2.3.400", "2024-03-15", "12.50"};
-  static const char kGlue[] = {' ', ' ', '-', '.', ':', '+', '(', ')', '@', ',', '\n', 'x', 'A', '0', '5', '\t'};
+      "-----BEGIN PRIVATE KEY-----\nmiibvaibadanbgkqhkig9w0baqefaascat4wgge6\n-----END PRIVATE KEY-----",
+      "word", "Word", "ABCD", "x", "_", "12:30:45", "1.2.3.400", "2024-03-15", "12.50", "eyJ", "@", "AB12"};
+  static const char kGlue[] = {' ', ' ', '-', '.', ':', '+', '(', ')', '@', ',',
+                               '\n', 'x', 'A', '0', '5', '\t', '_', '=', '/', '"'};
   std::mt19937 rng(1234);
   auto digits = [&](std::size_t n) {
     std::string s;
     for (std::size_t i = 0; i < n; ++i) s += static_cast<char>('0' + rng() % 10);
     return s;
   };
+  // Each piece alone, where no other detector's condition can send the text to the second pass.
+  for (const std::string piece : kPieces) {
+    for (const auto& text : {piece, "(" + piece + ") "}) {
+      const auto actual = detectors_->scan(text);
+      ASSERT_TRUE(actual);
+      ASSERT_EQ(*actual, reference.scan(text)) << text;
+    }
+  }
   std::map<std::string, int> seen;
   std::vector<std::string> batch;
-  for (int round = 0; round < 4000; ++round) {
+  for (int round = 0; round < 3000; ++round) {
     std::string text;
-    const int parts = 1 + static_cast<int>(rng() % 6);
+    const int parts = 1 + static_cast<int>(rng() % (round % 2 ? 6 : 30));
     for (int p = 0; p < parts; ++p) {
       switch (rng() % 4) {
         case 0: text += kPieces[rng() % std::size(kPieces)]; break;
@@ -223,10 +304,9 @@ TEST_F(BuiltIns, PrefiltersLoseNoMatchAndBatchesMatchAlone) {
       }
       if (rng() % 2) text += kGlue[rng() % std::size(kGlue)];
     }
-    const auto expected = (*reference)->scan(text);
     const auto actual = detectors_->scan(text);
-    ASSERT_TRUE(expected && actual);
-    ASSERT_EQ(*actual, *expected) << text;
+    ASSERT_TRUE(actual);
+    ASSERT_EQ(*actual, reference.scan(text)) << text;
     for (const auto& m : *actual) ++seen[detectors_->spec(m.detector).name];
     batch.push_back(text);
     if (batch.size() == 8) {
@@ -235,7 +315,8 @@ TEST_F(BuiltIns, PrefiltersLoseNoMatchAndBatchesMatchAlone) {
       batch.clear();
     }
   }
-  for (const auto& s : plain) EXPECT_GE(seen[s.name], 20) << s.name << ": the texts should hold matches of each";
+  for (const auto& s : builtInDetectors())
+    EXPECT_GE(seen[s.name], 20) << s.name << ": the texts should hold matches of each";
 }
 
 TEST(Detectors, ABadCustomPatternNamesItsDetector) {
