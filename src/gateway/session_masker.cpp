@@ -226,46 +226,30 @@ std::string SessionMasker::refusalFor(const StatementFacts& f) {
   return {};
 }
 
+std::string SessionMasker::expectStatement(Pending p, std::string_view sql) {
+  auto facts = inspect::sql::FactsCache::forThisThread().analyze(sql);
+  std::string refusal;
+  if (!facts) {
+    // Without its parse tree, what the statement returns cannot be told: it does not run (fail closed).
+    refusal = pg::errorResponse("ERROR", pg::sqlstate::kSyntaxError,
+                                "gatehouse: masking needs to understand the statement, and it does not parse: " +
+                                    facts.error().message);
+  } else {
+    p.facts = *facts;
+    p.reads_protected = column_rules_ && readsProtected(**facts);
+    refusal = refusalFor(**facts);
+  }
+  pending_.push_back(std::move(p));
+  return refusal;
+}
+
 std::string SessionMasker::onFrontend(char type, std::string_view body) {
   Reader r{body};
   switch (type) {
-    case 'Q': {
-      const auto sql = body.substr(0, body.find('\0'));
-      auto facts = inspect::sql::FactsCache::forThisThread().analyze(sql);
-      Pending p{Expect::kQuery, {}, {}, nullptr, {}, 0};
-      std::string refusal;
-      if (!facts) {
-        refusal = pg::errorResponse("ERROR", pg::sqlstate::kSyntaxError,
-                                    "gatehouse: masking needs to understand the statement, and it does not parse: " +
-                                        facts.error().message);
-      } else {
-        p.facts = *facts;
-        p.reads_protected = column_rules_ && readsProtected(**facts);
-        refusal = refusalFor(**facts);
-      }
-      pending_.push_back(std::move(p));
-      return refusal;
-    }
+    case 'Q': return expectStatement(Pending{Expect::kQuery, {}, {}, nullptr, {}, 0}, body.substr(0, body.find('\0')));
     case 'P': {
       const auto name = r.cstr();
-      const auto sql = r.cstr();
-      auto facts = inspect::sql::FactsCache::forThisThread().analyze(sql);
-      Pending p{Expect::kParse, std::string(name), {}, nullptr, {}, 0};
-      std::string refusal;
-      if (!facts) {
-        refusal = pg::errorResponse("ERROR", pg::sqlstate::kSyntaxError,
-                                    "gatehouse: masking needs to understand the statement, and it does not parse: " +
-                                        facts.error().message);
-      } else {
-        p.facts = *facts;
-        p.reads_protected = column_rules_ && readsProtected(**facts);
-        // A prepared EXECUTE or FETCH is judged when it runs (the names may be created in between).
-        for (const auto& f : **facts)
-          if (!(f.performs(Kind::kExecute) || (f.performs(Kind::kCursor) && f.outputs.empty())) && refusal.empty())
-            refusal = refusalFor(f);
-      }
-      pending_.push_back(std::move(p));
-      return refusal;
+      return expectStatement(Pending{Expect::kParse, std::string(name), {}, nullptr, {}, 0}, r.cstr());
     }
     case 'B': {
       Pending p{Expect::kBind, std::string(r.cstr()), std::string(r.cstr()), nullptr, {}, 0};

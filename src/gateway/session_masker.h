@@ -95,6 +95,8 @@ class SessionMasker {
 
   // The statement as it runs: an EXECUTE of a prepared statement or a FETCH from a cursor stands for their query.
   const inspect::sql::StatementFacts* effective(const inspect::sql::StatementFacts& f) const;
+  // A Query or Parse: its statements analyzed and queued for their results; the refusal when they must not run.
+  std::string expectStatement(Pending p, std::string_view sql);
   std::string refusalFor(const inspect::sql::FactsList& facts);
   std::string refusalFor(const inspect::sql::StatementFacts& f);
   std::optional<uint16_t> ruleOfSources(const std::vector<inspect::sql::ColumnSource>& sources,

@@ -22,12 +22,15 @@
 #include <utility>
 
 #include "inspect/sql/lineage.h"
+#include "inspect/sql/parse_tree.h"
 
 namespace gatehouse::inspect::sql {
 
 namespace json = boost::json;
 
 namespace {
+
+using namespace tree;
 
 constexpr std::array<std::pair<Kind, std::string_view>, 32> kKindNames = {{
     {Kind::kSelect, "select"},       {Kind::kInsert, "insert"},        {Kind::kUpdate, "update"},
@@ -57,37 +60,6 @@ constexpr std::array<std::pair<Condition, std::string_view>, 11> kConditionNames
     {Condition::kExplainAnalyze, "explain_analyze"},
 }};
 
-const json::object* object(const json::value* v) { return v ? v->if_object() : nullptr; }
-const json::object* field(const json::object& o, std::string_view key) { return object(o.if_contains(key)); }
-const json::array* list(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  return v ? v->if_array() : nullptr;
-}
-bool flag(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  return v && v->is_bool() && v->get_bool();
-}
-std::string_view text(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  return v && v->is_string() ? std::string_view(v->get_string()) : std::string_view();
-}
-
-// A node {"Type": {...}}: its type and body, or an empty type.
-std::pair<std::string_view, const json::object*> node(const json::value& v) {
-  const auto* o = v.if_object();
-  if (!o || o->size() != 1) return {{}, nullptr};
-  const auto& kv = *o->begin();
-  const std::string_view type = kv.key();
-  if (type.empty() || !std::isupper(static_cast<unsigned char>(type.front()))) return {{}, nullptr};
-  return {type, kv.value().if_object()};
-}
-
-// The text of a String node ({"String": {"sval": "x"}}), or empty.
-std::string_view stringNode(const json::value& v) {
-  auto [type, body] = node(v);
-  return type == "String" && body ? text(*body, "sval") : std::string_view();
-}
-
 // A dotted name from a list of String nodes (["s", "t"] -> "s.t").
 std::string dotted(const json::array* names) {
   std::string out;
@@ -106,15 +78,6 @@ std::string rangeVarName(const json::object& rv) {
   if (!name.empty()) name += '.';
   name += text(rv, "relname");
   return name;
-}
-
-// A RangeVar, wrapped as a node ({"RangeVar": {...}}, where a field may hold any node) or bare (where the
-// field's type is RangeVar itself: InsertStmt.relation, IntoClause.rel, ...): its body, or null.
-const json::object* rangeVar(const json::value* v) {
-  if (!v) return nullptr;
-  if (auto [type, body] = node(*v); type == "RangeVar") return body;
-  const auto* o = v->if_object();
-  return o && o->if_contains("relname") ? o : nullptr;
 }
 
 // "OBJECT_FOREIGN_TABLE" -> "foreign table".

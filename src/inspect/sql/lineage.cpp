@@ -19,11 +19,15 @@
 #include <utility>
 #include <vector>
 
+#include "inspect/sql/parse_tree.h"
+
 namespace gatehouse::inspect::sql {
 
 namespace json = boost::json;
 
 namespace {
+
+using namespace tree;
 
 // A source while the pass runs: views into the parse tree or into Strings, made ColumnSources at the end
 // (most names are longer than a short string, so copying them would allocate at every step).
@@ -43,40 +47,6 @@ class Strings {
   std::deque<std::string> kept_;  // a deque never moves its elements
 };
 
-const json::object* object(const json::value* v) {
-  return v ? v->if_object() : nullptr;
-}
-const json::object* field(const json::object& o, std::string_view key) {
-  return object(o.if_contains(key));
-}
-const json::array* list(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  return v ? v->if_array() : nullptr;
-}
-bool flag(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  return v && v->is_bool() && v->get_bool();
-}
-std::string_view text(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  return v && v->is_string() ? std::string_view(v->get_string()) : std::string_view();
-}
-
-// A node {"Type": {...}}: its type and body, or an empty type.
-std::pair<std::string_view, const json::object*> node(const json::value& v) {
-  const auto* o = v.if_object();
-  if (!o || o->size() != 1) return {{}, nullptr};
-  const auto& kv = *o->begin();
-  const std::string_view type = kv.key();
-  if (type.empty() || !std::isupper(static_cast<unsigned char>(type.front()))) return {{}, nullptr};
-  return {type, kv.value().if_object()};
-}
-
-std::string_view stringNode(const json::value& v) {
-  auto [type, body] = node(v);
-  return type == "String" && body ? text(*body, "sval") : std::string_view();
-}
-
 // The last String of a list of names (a function's or type's name), or empty.
 std::string_view lastName(const json::array* names) {
   std::string_view out;
@@ -90,14 +60,6 @@ std::string lower(std::string_view s) {
   std::string out(s);
   for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
-}
-
-// A RangeVar wrapped as a node or bare (where the field's type is RangeVar itself): its body, or null.
-const json::object* rangeVar(const json::value* v) {
-  if (!v) return nullptr;
-  if (auto [type, body] = node(*v); type == "RangeVar") return body;
-  const auto* o = v->if_object();
-  return o && o->if_contains("relname") ? o : nullptr;
 }
 
 std::string_view relationName(const json::object& rv, Strings& strings) {
