@@ -358,6 +358,8 @@ std::string PgSession::appendRecords(TrackerOutput& out) {
     events_.finished(static_cast<uint64_t>(e.seq), e.duration_us, e.tag, e.sqlstate, e.error_message, e.rows,
                      batch_);
   }
+  for (const auto& m : masked_) recording::appendEvent(m, batch_);
+  masked_.clear();
   out.clear();
   auto error = recorder_.append(batch_);
   if (!error.empty()) {
@@ -365,6 +367,15 @@ std::string PgSession::appendRecords(TrackerOutput& out) {
     spdlog::error("session {}: recording failed: {}", session_id_, error);
   }
   return error;
+}
+
+void PgSession::noteMasked(uint64_t seq) {
+  auto counts = masker_->takeCounts();
+  if (counts.empty()) return;
+  recording::ValuesMasked event{.session_id = session_id_, .seq = seq, .counts = {}};
+  for (auto& c : counts)
+    event.counts.push_back(recording::MaskedCount{.rule = std::move(c.rule), .column = std::move(c.column), .count = c.count});
+  masked_.push_back(std::move(event));
 }
 
 net::awaitable<std::string> PgSession::persistBatch() {
@@ -655,6 +666,7 @@ net::awaitable<void> PgSession::relayServerToClient() {
           }
           if (step.type == 'D') tracker_.onDataRow();
         }
+        const std::size_t ended = out.ends.size();
         // A DataRow (inspected only when masking) tells the tracker nothing it needs a clock for.
         if (step.kind == pg::StreamScanner::Kind::kError ||
             (step.kind == pg::StreamScanner::Kind::kMessage && step.type != 'D' &&
@@ -668,6 +680,8 @@ net::awaitable<void> PgSession::relayServerToClient() {
         }
         if (step.kind == pg::StreamScanner::Kind::kPassThrough && step.first && step.type == 'D')
           tracker_.onDataRow();
+        // A statement ended: what was masked since the previous one ended is its count.
+        if (masker_ && out.ends.size() > ended) noteMasked(static_cast<uint64_t>(out.ends.back().seq));
         pos += step.consumed;
       }
       // The records of completed statements reach the log before their results reach the client.

@@ -42,6 +42,8 @@ class PgSession : public std::enable_shared_from_this<PgSession> {
   // success; the caller must then not go on (fail closed). With recording.fsync, the caller must also await
   // syncRecords() before it forwards anything.
   std::string appendRecords(TrackerOutput& out);
+  // Takes what the masker masked since the last statement ended, as the record of statement `seq`.
+  void noteMasked(uint64_t seq);
   // Appends `batch_`, and with recording.fsync waits until it is durable. Returns the error message.
   net::awaitable<std::string> persistBatch();
   // Waits until the records appended so far are durable (recording.fsync). false: they could not be made so.
@@ -85,6 +87,7 @@ class PgSession : public std::enable_shared_from_this<PgSession> {
   uint64_t bytes_from_server_ = 0;
   recording::StatementEventWriter events_;  // set once the session's identity is known
   std::string batch_;
+  std::vector<recording::ValuesMasked> masked_;  // what masking masked in statements that ended, to record
 };
 
 }  // namespace gatehouse::gateway

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -288,6 +289,28 @@ TEST_F(Masking, ErrorsAndNotificationsAreMasked) {
   ASSERT_TRUE(listen && listen->status.success()) << (listen ? listen->err : listen.error().message);
   EXPECT_NE(listen->out.find("Asynchronous notification \"ch\" with payload \"card ****\""), std::string::npos)
       << listen->out;
+}
+
+TEST_F(Masking, TheRecordCountsWhatWasMaskedNeverTheValue) {
+  auto r = alice("SELECT email, ssn, notes AS remarks, 'audit-marker-7' FROM customers WHERE id <= 4 ORDER BY id");
+  ASSERT_TRUE(r && r->status.success()) << (r ? r->err : r.error().message);
+  auto entries = gateway().audit({"--json"});
+  ASSERT_TRUE(entries) << entries.error().message;
+  const boost::json::object* entry = nullptr;
+  for (const auto& e : *entries)
+    if (e.is_object() && e.as_object().contains("sql") &&
+        std::string(e.as_object().at("sql").as_string()).find("audit-marker-7") != std::string::npos)
+      entry = &e.as_object();
+  ASSERT_NE(entry, nullptr);
+  std::map<std::string, int64_t> counts;
+  for (const auto& m : entry->at("masked").as_array()) {
+    const auto& o = m.as_object();
+    counts[std::string(o.at("rule").as_string()) + "/" + std::string(o.at("column").as_string())] =
+        o.at("count").to_number<int64_t>();
+  }
+  // Four emails and SSNs by column; by content, the notes of ids 1 and 4 hold an email and of id 3 a card number.
+  EXPECT_EQ(counts, (std::map<std::string, int64_t>{{"contact/email", 4}, {"content/remarks", 3}, {"ssn/ssn", 4}}));
+  EXPECT_EQ(leakIn(boost::json::serialize(*entry)), "");
 }
 
 TEST_F(Masking, BinaryResultsOfTextAreMaskedOtherTypesRefused) {
