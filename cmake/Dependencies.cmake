@@ -11,7 +11,7 @@ find_package(prometheus-cpp QUIET)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
 pkg_check_modules(LIBDEFLATE REQUIRED IMPORTED_TARGET libdeflate)  # CRC-32 of event lines
-pkg_check_modules(HS REQUIRED IMPORTED_TARGET libhs)  # Vectorscan (Hyperscan's portable fork): masking detectors
+pkg_check_modules(HS REQUIRED IMPORTED_TARGET libhs)  # Hyperscan (x86-64) or Vectorscan, its portable fork: masking detectors
 
 find_path(PG_QUERY_INCLUDE_DIR pg_query.h REQUIRED)
 find_library(PG_QUERY_LIBRARY pg_query REQUIRED)

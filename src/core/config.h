@@ -70,7 +70,7 @@ struct MaskingRuleConfig {
 struct CustomDetectorConfig {
   std::string where;
   std::string name;
-  std::string pattern;  // Vectorscan syntax
+  std::string pattern;  // Hyperscan syntax
   bool caseless = false;
 };
 

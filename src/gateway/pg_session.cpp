@@ -652,7 +652,10 @@ net::awaitable<void> PgSession::relayServerToClient() {
           // What the client gets instead of the server's message, if anything: the gateway's own refusal of a
           // statement it replaced, or the masker's rewrite (masked values; a refusal; nothing).
           const std::string* replacement = nullptr;
-          const bool rewrote = masker_ && masker_->onBackend(step.type, step.body, masked);
+          // The bytes after this message go along: the masker scans the DataRows among them in one go.
+          const bool rewrote =
+              masker_ && masker_->onBackend(step.type, step.body, masked,
+                                            std::string_view(buf.data() + pos + step.consumed, len - pos - step.consumed));
           if (rewrote) replacement = &masked;
           if (step.type == 'E')
             if (const std::string* refusal = tracker_.errorReplacement()) replacement = refusal;
@@ -684,6 +687,7 @@ net::awaitable<void> PgSession::relayServerToClient() {
         if (masker_ && out.ends.size() > ended) noteMasked(static_cast<uint64_t>(out.ends.back().seq));
         pos += step.consumed;
       }
+      if (masker_) masker_->endOfInput();  // `buf` changes from here on
       // The records of completed statements reach the log before their results reach the client.
       const bool any = !out.starts.empty() || !out.ends.empty();
       bool recorded = appendRecords(out).empty();

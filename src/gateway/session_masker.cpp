@@ -434,12 +434,13 @@ SessionMasker::ResultPlan SessionMasker::planCopy(const StatementFacts* f, const
   return plan;
 }
 
-bool SessionMasker::onBackend(char type, std::string_view body, std::string& replacement) {
+bool SessionMasker::onBackend(char type, std::string_view body, std::string& replacement, std::string_view following) {
   static const std::string kUnknownSource =
       refused("masking: these rows come from a prepared statement or cursor the gateway did not see created, so it "
               "cannot tell what they hold",
               "Prepare the statement, or declare the cursor, in this session through the gateway.");
   replacement.clear();
+  if (type != 'D') batch_.clear();
   if (discarding_ && type != 'A') {
     // A refused result: what the server still sends for it is dropped, up to the ReadyForQuery that ends it.
     // Notifications are not part of it (asynchronous): they go on, scanned as usual.
@@ -557,7 +558,7 @@ bool SessionMasker::onBackend(char type, std::string_view body, std::string& rep
         if (current_->refuse) return refuseResult(current_->refusal);
       }
       if (!current_->any) return false;
-      return maskDataRow(body, replacement) || discarding_;
+      return maskDataRow(body, following, replacement) || discarding_;
     }
     case 'H': {
       auto decoded = pg::decodeBackend('H', body);
@@ -664,8 +665,10 @@ bool SessionMasker::onBackend(char type, std::string_view body, std::string& rep
 void SessionMasker::endResult() {
   if (current_)
     for (const auto& c : current_->columns)
-      for (const auto& [rule, n] : c.masked) counts_[{rule, c.name}] += n;
+      for (std::size_t rule = 0; rule < c.masked.size(); ++rule)
+        if (c.masked[rule] > 0) counts_[{static_cast<uint16_t>(rule), c.name}] += c.masked[rule];
   current_.reset();
+  batch_.clear();
 }
 
 void SessionMasker::count(uint16_t rule, std::string_view column, uint64_t n) {
@@ -710,7 +713,7 @@ bool SessionMasker::maskContent(std::string_view text, std::string_view column, 
 bool SessionMasker::maskValue(ColumnPlan& c, std::string_view value, std::string& out) {
   if (c.rule) {
     const auto& spec = policy_->rules()[*c.rule].style;
-    c.masked[*c.rule] += 1;
+    bump(c, *c.rule);
     if (spec.style == masking::Style::kNull) return false;
     std::string_view text = value;
     if (c.jsonb_binary) {
@@ -735,7 +738,76 @@ bool SessionMasker::maskValue(ColumnPlan& c, std::string_view value, std::string
   return true;
 }
 
-bool SessionMasker::maskDataRow(std::string_view body, std::string& out) {
+bool SessionMasker::batchRow(std::string_view body) {
+  Reader r{body};
+  const int16_t n = r.i16();
+  if (!r.ok || n < 0 || static_cast<std::size_t>(n) != current_->columns.size()) return false;
+  RowBatch::Row row{.body = body,
+                    .first_field = static_cast<uint32_t>(batch_.fields.size()),
+                    .first_scanned = static_cast<uint32_t>(batch_.scanned.size())};
+  for (int16_t j = 0; j < n; ++j) {
+    const auto len = static_cast<int32_t>(r.u32());
+    if (!r.ok || len < -1) return false;
+    const std::string_view value = len > 0 ? r.bytes(static_cast<std::size_t>(len)) : std::string_view();
+    if (!r.ok) return false;
+    batch_.fields.push_back(RowBatch::Field{len, value});
+    const auto& c = current_->columns[static_cast<std::size_t>(j)];
+    if (len < 0) continue;
+    if (c.rule) {
+      row.any_rule = true;
+    } else if (c.scan && !value.empty()) {
+      batch_.scanned.push_back(c.jsonb_binary ? value.substr(1) : value);
+      batch_.scanned_column.push_back(static_cast<uint32_t>(j));
+    }
+  }
+  if (r.pos != body.size()) return false;
+  row.scanned = static_cast<uint32_t>(batch_.scanned.size()) - row.first_scanned;
+  batch_.rows.push_back(row);
+  return true;
+}
+
+bool SessionMasker::readAhead(std::string_view body, std::string_view following) {
+  // Enough rows that Hyperscan's fixed cost per scan (about 150 ns) is spread thin; few enough that the joined
+  // text stays in cache.
+  constexpr std::size_t kMaxRows = 256;
+  constexpr std::size_t kMaxBytes = 256 * 1024;
+  batch_.clear();
+  if (!batchRow(body)) return false;
+  const bool scanning = std::any_of(current_->columns.begin(), current_->columns.end(),
+                                    [](const ColumnPlan& c) { return c.scan; });
+  std::size_t bytes = body.size();
+  for (std::size_t at = 0; scanning && batch_.rows.size() < kMaxRows && bytes < kMaxBytes;) {
+    if (following.size() - at < 5 || following[at] != 'D') break;
+    const uint32_t len = (static_cast<uint32_t>(static_cast<unsigned char>(following[at + 1])) << 24) |
+                         (static_cast<uint32_t>(static_cast<unsigned char>(following[at + 2])) << 16) |
+                         (static_cast<uint32_t>(static_cast<unsigned char>(following[at + 3])) << 8) |
+                         static_cast<uint32_t>(static_cast<unsigned char>(following[at + 4]));
+    if (len < 4 || len - 4 > following.size() - at - 5) break;
+    const auto fields = batch_.fields.size();
+    const auto scanned = batch_.scanned.size();
+    if (!batchRow(following.substr(at + 5, len - 4))) {
+      // Left for its own turn, where it is withheld.
+      batch_.fields.resize(fields);
+      batch_.scanned.resize(scanned);
+      batch_.scanned_column.resize(scanned);
+      break;
+    }
+    at += 1 + len;
+    bytes += len;
+  }
+  if (!batch_.scanned.empty()) {
+    if (!policy_->detectors()->scanFields(batch_.scanned, batch_.matches)) return false;
+    std::erase_if(batch_.matches, [&](const masking::FieldMatch& m) { return detector_rule_[m.detector] < 0; });
+  }
+  return true;
+}
+
+void SessionMasker::bump(ColumnPlan& c, uint16_t rule) {
+  if (c.masked.size() <= rule) c.masked.resize(static_cast<std::size_t>(rule) + 1);
+  ++c.masked[rule];
+}
+
+bool SessionMasker::maskDataRow(std::string_view body, std::string_view following, std::string& out) {
   auto withhold = [&] {
     out = refused("masking: a data row does not match its description, so it is withheld");
     discarding_ = true;
@@ -743,57 +815,32 @@ bool SessionMasker::maskDataRow(std::string_view body, std::string& out) {
     popUntilSync();
     return true;
   };
-  Reader r{body};
-  const int16_t n = r.i16();
-  if (!r.ok || n < 0 || static_cast<std::size_t>(n) != current_->columns.size()) return withhold();
-  struct Field {
-    int32_t len;
-    std::string_view value;
-  };
-  // Per worker thread, reused row after row: the data path allocates nothing for a row with nothing to mask.
-  thread_local std::vector<Field> fields;
-  thread_local std::vector<std::string_view> scanned;   // the values the detectors look at, in one call per row
-  thread_local std::vector<uint32_t> scanned_column;
-  thread_local std::vector<masking::FieldMatch> matches;
-  fields.clear();
-  scanned.clear();
-  scanned_column.clear();
-  bool any_rule = false;
-  for (int16_t j = 0; j < n; ++j) {
-    const auto len = static_cast<int32_t>(r.u32());
-    if (!r.ok || len < -1) return withhold();
-    const std::string_view value = len > 0 ? r.bytes(static_cast<std::size_t>(len)) : std::string_view();
-    if (!r.ok) return withhold();
-    fields.push_back(Field{len, value});
-    const auto& c = current_->columns[static_cast<std::size_t>(j)];
-    if (len < 0) continue;
-    if (c.rule) {
-      any_rule = true;
-    } else if (c.scan && !value.empty()) {
-      scanned.push_back(c.jsonb_binary ? value.substr(1) : value);
-      scanned_column.push_back(static_cast<uint32_t>(j));
-    }
-  }
-  matches.clear();
-  if (!scanned.empty()) {
-    if (!policy_->detectors()->scanFields(scanned, matches)) return withhold();
-    std::erase_if(matches, [&](const masking::FieldMatch& m) { return detector_rule_[m.detector] < 0; });
-  }
-  if (!any_rule && matches.empty()) return false;  // the common case: forwarded as it is
+  // Read ahead unless this row is the next one of the batch (the same bytes).
+  if (batch_.next >= batch_.rows.size() || batch_.rows[batch_.next].body.data() != body.data() ||
+      batch_.rows[batch_.next].body.size() != body.size())
+    if (!readAhead(body, following)) return withhold();
+  const auto& row = batch_.rows[batch_.next++];
+  const auto first_match = batch_.next_match;
+  while (batch_.next_match < batch_.matches.size() &&
+         batch_.matches[batch_.next_match].field < row.first_scanned + row.scanned)
+    ++batch_.next_match;
+  if (!row.any_rule && first_match == batch_.next_match) return false;  // the common case: forwarded as it is
 
+  const auto n = current_->columns.size();
   out.clear();
   out += 'D';
   put32(out, 0);
-  put16(out, n);
-  std::size_t next_match = 0;
-  std::size_t next_scanned = 0;
-  for (std::size_t j = 0; j < fields.size(); ++j) {
+  put16(out, static_cast<int16_t>(n));
+  std::size_t next_match = first_match;
+  std::size_t next_scanned = row.first_scanned;
+  for (std::size_t j = 0; j < n; ++j) {
     auto& c = current_->columns[j];
-    const auto& f = fields[j];
-    const bool is_scanned = next_scanned < scanned_column.size() && scanned_column[next_scanned] == j;
+    const auto& f = batch_.fields[row.first_field + j];
+    const bool is_scanned = next_scanned < row.first_scanned + row.scanned && batch_.scanned_column[next_scanned] == j;
     const std::size_t scan_index = next_scanned;
     if (is_scanned) ++next_scanned;
-    if (f.len < 0 || (!c.rule && !(is_scanned && next_match < matches.size() && matches[next_match].field == scan_index))) {
+    if (f.len < 0 ||
+        (!c.rule && !(is_scanned && next_match < batch_.next_match && batch_.matches[next_match].field == scan_index))) {
       put32(out, static_cast<uint32_t>(f.len));
       out.append(f.value);
       continue;
@@ -814,15 +861,15 @@ bool SessionMasker::maskDataRow(std::string_view body, std::string& out) {
         text.remove_prefix(1);
       }
       std::size_t at = 0;
-      for (; next_match < matches.size() && matches[next_match].field == scan_index; ++next_match) {
-        const auto& m = matches[next_match];
+      for (; next_match < batch_.next_match && batch_.matches[next_match].field == scan_index; ++next_match) {
+        const auto& m = batch_.matches[next_match];
         const auto rule = static_cast<uint16_t>(detector_rule_[m.detector]);
         const auto& spec = policy_->rules()[rule].style;
         out.append(text.substr(at, m.begin - at));
         if (spec.style == masking::Style::kNull) out += spec.replacement;
         else masking::appendMasked(spec, text.substr(m.begin, m.end - m.begin), policy_->tokenKey(), out);
         at = m.end;
-        c.masked[rule] += 1;
+        bump(c, rule);
       }
       out.append(text.substr(at));
     }

@@ -2,10 +2,10 @@
 // wherever they appear in a result. A validator (Luhn, IBAN mod-97, SSN ranges, inet_pton) confirms each
 // candidate, so that a 16-digit order number that fails Luhn is not a card.
 //
-// Matching is in two passes, because Vectorscan (Hyperscan's portable fork) is several times slower when it
-// must report where matches start. The first pass looks, in one Vectorscan database without start offsets, for
-// a cheap condition that every match of a detector implies (its prefilter, or its pattern itself); most text
-// has none and costs only this pass. Only a value where a condition holds is scanned again, alone, with all the
+// Matching (Intel's Hyperscan, or its portable fork Vectorscan; see checkLibrary in detectors.cpp) is in two passes,
+// because it is several times slower when it must report where matches start. The first pass looks, in one
+// database without start offsets, for a cheap condition that every match of a detector implies (its prefilter, or
+// its pattern itself); most text has none and costs only this pass. Only a value where a condition holds is scanned again, alone, with all the
 // patterns and start offsets: the single pass it would have had. Several values (the fields of a row) share one
 // first pass, joined by a separator.
 // Pure: text in, spans out; one scratch space and a few reused buffers per thread.
@@ -29,12 +29,12 @@ enum class Validator : uint8_t { kNone, kLuhn, kIban, kUsSsn, kIpv4, kIpv6 };
 
 struct DetectorSpec {
   std::string name;     // "email", "card_number", ... or a custom detector's name
-  std::string pattern;  // Vectorscan syntax (PCRE without back-references and look-arounds)
+  std::string pattern;  // Hyperscan syntax (PCRE without back-references and look-arounds)
   Validator validator = Validator::kNone;
   bool caseless = false;
-  // Optional, for speed: every match of `pattern` contains a match of `prefilter` (a Vectorscan pattern) or a run
+  // Optional, for speed: every match of `pattern` contains a match of `prefilter` (a Hyperscan pattern) or a run
   // of at least `digitRun` digits. Neither set: `pattern` is its own condition. Digit runs are found without
-  // Vectorscan, which is slow on text with many short numbers.
+  // Hyperscan, which is slow on text with many short numbers.
   std::string prefilter;
   uint8_t digitRun = 0;
 };
@@ -61,7 +61,8 @@ struct FieldMatch {
 
 class Detectors {
  public:
-  // Compiles the set; an invalid pattern is an error naming its detector.
+  // Compiles the set; an invalid pattern is an error naming its detector. Also an error when the matching library
+  // fails its known answers on this machine (once per process).
   static Result<std::shared_ptr<const Detectors>> compile(std::vector<DetectorSpec> specs);
   ~Detectors();
   Detectors(const Detectors&) = delete;
@@ -79,7 +80,7 @@ class Detectors {
  private:
   Detectors() = default;
   std::vector<DetectorSpec> specs_;
-  hs_database* conditions_ = nullptr;  // first pass: every detector's Vectorscan condition; null if none has one
+  hs_database* conditions_ = nullptr;  // first pass: every detector's condition; null if none has one
   hs_database* exact_ = nullptr;       // second pass: every pattern, with start offsets
   uint8_t minDigitRun_ = 0;            // the shortest digitRun of any detector; 0: none uses one
   // Whether a condition uses ^, $, \A, \Z or \z: in a joined text these do not hold at a value's edges, so every

@@ -1,5 +1,5 @@
 // A connection's masking policy, compiled from the config: its rules (columns by glob, content detectors, a style,
-// the groups it concerns) and one Vectorscan database with every detector any rule uses. Built once at start,
+// the groups it concerns) and one Hyperscan database with every detector any rule uses. Built once at start,
 // shared read-only by every session of the connection; each session picks the rules that apply to its identity.
 #pragma once
 
