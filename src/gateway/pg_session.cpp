@@ -653,10 +653,15 @@ net::awaitable<void> PgSession::relayServerToClient() {
           // statement it replaced, or the masker's rewrite (masked values; a refusal; nothing).
           const std::string* replacement = nullptr;
           // The bytes after this message go along: the masker scans the DataRows among them in one go.
-          const bool rewrote =
-              masker_ && masker_->onBackend(step.type, step.body, masked,
-                                            std::string_view(buf.data() + pos + step.consumed, len - pos - step.consumed));
-          if (rewrote) replacement = &masked;
+          const std::string_view following(buf.data() + pos + step.consumed, len - pos - step.consumed);
+          if (masker_ && step.type == 'D' && masker_->masksRows()) {
+            // A masked row is written straight into the round's output, after the bytes before it.
+            rewritten.append(buf.data() + copied, pos - copied);
+            copied = pos;
+            if (masker_->appendDataRow(step.body, following, rewritten)) copied = pos + step.consumed;
+          } else if (masker_ && masker_->onBackend(step.type, step.body, masked, following)) {
+            replacement = &masked;
+          }
           if (step.type == 'E')
             if (const std::string* refusal = tracker_.errorReplacement()) replacement = refusal;
           if (replacement) {

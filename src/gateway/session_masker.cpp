@@ -738,6 +738,10 @@ bool SessionMasker::maskValue(ColumnPlan& c, std::string_view value, std::string
   return true;
 }
 
+bool SessionMasker::appendDataRow(std::string_view body, std::string_view following, std::string& out) {
+  return maskDataRow(body, following, out) || discarding_;
+}
+
 bool SessionMasker::batchRow(std::string_view body) {
   Reader r{body};
   const int16_t n = r.i16();
@@ -808,8 +812,9 @@ void SessionMasker::bump(ColumnPlan& c, uint16_t rule) {
 }
 
 bool SessionMasker::maskDataRow(std::string_view body, std::string_view following, std::string& out) {
+  const std::size_t start = out.size();
   auto withhold = [&] {
-    out = refused("masking: a data row does not match its description, so it is withheld");
+    out += refused("masking: a data row does not match its description, so it is withheld");
     discarding_ = true;
     endResult();
     popUntilSync();
@@ -827,7 +832,6 @@ bool SessionMasker::maskDataRow(std::string_view body, std::string_view followin
   if (!row.any_rule && first_match == batch_.next_match) return false;  // the common case: forwarded as it is
 
   const auto n = current_->columns.size();
-  out.clear();
   out += 'D';
   put32(out, 0);
   put16(out, static_cast<int16_t>(n));
@@ -879,7 +883,7 @@ bool SessionMasker::maskDataRow(std::string_view body, std::string_view followin
     out[length_at + 2] = static_cast<char>(len >> 8);
     out[length_at + 3] = static_cast<char>(len);
   }
-  patchLength(out, 0);
+  patchLength(out, start);
   return true;
 }
 

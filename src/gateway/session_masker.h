@@ -53,6 +53,11 @@ class SessionMasker {
   // scanned by the content detectors together with this one (one scan for many rows, several times faster than
   // a scan per row); they must then come to onBackend next, from the same bytes, before endOfInput().
   bool onBackend(char type, std::string_view body, std::string& replacement, std::string_view following = {});
+  // Whether the rows coming now are masked: a DataRow may then go to appendDataRow instead of onBackend.
+  bool masksRows() const { return current_ && current_->any && !discarding_; }
+  // As onBackend for a DataRow when masksRows(), but a replacement is appended to `out` (nothing when false), so
+  // that the relay's output buffer takes it without a copy.
+  bool appendDataRow(std::string_view body, std::string_view following, std::string& out);
   // The bytes given as `following` are gone (the relay reads into its buffer again).
   void endOfInput() { batch_.clear(); }
 

@@ -27,7 +27,7 @@ std::atomic<uint64_t> nextSerial{1};
 // Even when nothing grows, asking costs several hundred nanoseconds per database, more than a short scan, so it is
 // asked once per thread for the databases of a set. Sets are told apart by serial numbers, which unlike addresses
 // are never reused.
-Result<hs_scratch_t*> scratchFor(uint64_t serial, const hs_database_t* conditions, const hs_database_t* exact) {
+Result<hs_scratch_t*> scratchFor(uint64_t serial, const std::vector<hs_database_t*>& databases) {
   struct Scratch {
     hs_scratch_t* space = nullptr;
     std::vector<uint64_t> sizedFor;
@@ -35,9 +35,8 @@ Result<hs_scratch_t*> scratchFor(uint64_t serial, const hs_database_t* condition
   };
   thread_local Scratch s;
   if (std::find(s.sizedFor.begin(), s.sizedFor.end(), serial) != s.sizedFor.end()) return s.space;
-  if ((conditions && hs_alloc_scratch(conditions, &s.space) != HS_SUCCESS) ||
-      hs_alloc_scratch(exact, &s.space) != HS_SUCCESS)
-    return makeError("cannot allocate matching scratch space");
+  for (auto* db : databases)
+    if (db && hs_alloc_scratch(db, &s.space) != HS_SUCCESS) return makeError("cannot allocate matching scratch space");
   if (s.sizedFor.size() == 16) s.sizedFor.clear();  // forgetting a set only costs sizing again
   s.sizedFor.push_back(serial);
   return s.space;
@@ -361,6 +360,14 @@ Result<std::shared_ptr<const Detectors>> Detectors::compile(std::vector<Detector
   auto exact = build(patterns, flags, ids, specs, false);
   if (!exact) return exact.error();
   d->exact_ = *exact;
+  // And each pattern alone, for a value where only its detector's condition holds: scanning one pattern is two to
+  // four times faster than scanning them all, and gives the same matches, as no other detector can match there.
+  if (specs.size() > 1)
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      auto alone = build({patterns[i]}, {flags[i]}, {ids[i]}, specs, false);
+      if (!alone) return alone.error();
+      d->alone_.push_back(*alone);
+    }
   // First pass: the conditions, without start offsets. A prefilter keeps its detector's case rule, so it still
   // matches wherever the pattern does.
   patterns.clear();
@@ -369,6 +376,7 @@ Result<std::shared_ptr<const Detectors>> Detectors::compile(std::vector<Detector
   for (std::size_t i = 0; i < specs.size(); ++i) {
     const auto& s = specs[i];
     if (s.digitRun > 0 && (d->minDigitRun_ == 0 || s.digitRun < d->minDigitRun_)) d->minDigitRun_ = s.digitRun;
+    if (s.digitRun > 0) d->digitRunDetector_ = d->digitRunDetector_ == kNoDetector ? i : kManyDetectors;
     const std::string* condition = !s.prefilter.empty() ? &s.prefilter : s.digitRun == 0 ? &s.pattern : nullptr;
     if (!condition) continue;
     patterns.push_back(condition->c_str());
@@ -383,12 +391,15 @@ Result<std::shared_ptr<const Detectors>> Detectors::compile(std::vector<Detector
   }
   d->specs_ = std::move(specs);
   d->serial_ = nextSerial++;
+  d->databases_ = {d->conditions_, d->exact_};
+  d->databases_.insert(d->databases_.end(), d->alone_.begin(), d->alone_.end());
   return std::shared_ptr<const Detectors>(std::move(d));
 }
 
 Detectors::~Detectors() {
   hs_free_database(conditions_);
   hs_free_database(exact_);
+  for (auto* db : alone_) hs_free_database(db);
 }
 
 Result<std::vector<Match>> Detectors::scan(std::string_view text) const {
@@ -407,8 +418,8 @@ Result<void> Detectors::scanFields(std::span<const std::string_view> fields, std
   // The buffers are the thread's and reused, so that a call that finds nothing allocates nothing.
   thread_local std::string joined;
   thread_local std::vector<std::size_t> starts;  // where each value begins in `text`
-  thread_local std::vector<std::size_t> hits;    // where a condition holds: end offsets in `text`
-  thread_local std::vector<uint32_t> rescan;     // the values to scan again
+  thread_local std::vector<Hit> hits;           // where a condition holds
+  thread_local std::vector<Hit> rescan;          // the values to scan again (field, detector)
   thread_local std::vector<Match> candidates;
 
   // The first pass runs over one text: the value itself, or the values joined by separators.
@@ -428,15 +439,15 @@ Result<void> Detectors::scanFields(std::span<const std::string_view> fields, std
   }
   if (text.empty()) return {};
   if (text.size() > std::numeric_limits<unsigned>::max()) return makeError("text too large to scan");
-  auto scratch = scratchFor(serial_, conditions_, exact_);
+  auto scratch = scratchFor(serial_, databases_);
   if (!scratch) return scratch.error();
 
   // With a condition that cannot be trusted at a value's edges, every value of a batch is scanned again.
   const bool everyValue = edgeAnchored_ && fields.size() > 1;
   hits.clear();
   if (conditions_ && !everyValue) {
-    auto onHit = [](unsigned, unsigned long long, unsigned long long to, unsigned, void* ctx) -> int {
-      static_cast<std::vector<std::size_t>*>(ctx)->push_back(static_cast<std::size_t>(to));
+    auto onHit = [](unsigned id, unsigned long long, unsigned long long to, unsigned, void* ctx) -> int {
+      static_cast<std::vector<Hit>*>(ctx)->push_back(Hit{static_cast<std::size_t>(to), id});
       return 0;
     };
     if (hs_scan(conditions_, text.data(), static_cast<unsigned>(text.size()), 0, *scratch, onHit, &hits) !=
@@ -445,23 +456,26 @@ Result<void> Detectors::scanFields(std::span<const std::string_view> fields, std
   }
   // The separator is not a digit: a run never spans two values.
   if (minDigitRun_ > 0 && !everyValue)
-    forEachDigitRun(text, minDigitRun_, [&](std::size_t end) { hits.push_back(end); });
+    forEachDigitRun(text, minDigitRun_, [&](std::size_t end) { hits.push_back(Hit{end, digitRunDetector_}); });
 
   // The values to scan again. A hit ending on a separator is dropped: a condition that holds inside a value also
   // holds, and is reported, inside the joined text.
   rescan.clear();
   if (everyValue) {
     for (std::size_t f = 0; f < fields.size(); ++f)
-      if (!fields[f].empty()) rescan.push_back(static_cast<uint32_t>(f));
+      if (!fields[f].empty()) rescan.push_back(Hit{f, kManyDetectors});
   } else {
-    for (const auto end : hits) {
+    for (const auto& hit : hits) {
       // The value holding the hit's last byte: the last one that starts before it.
-      const auto last = std::upper_bound(starts.begin(), starts.end(), end - 1);
+      const auto last = std::upper_bound(starts.begin(), starts.end(), hit.at - 1);
       const auto f = static_cast<std::size_t>(last - starts.begin()) - 1;
-      if (end <= starts[f] + fields[f].size()) rescan.push_back(static_cast<uint32_t>(f));
+      if (hit.at <= starts[f] + fields[f].size()) rescan.push_back(Hit{f, hit.detector});
     }
-    std::sort(rescan.begin(), rescan.end());
-    rescan.erase(std::unique(rescan.begin(), rescan.end()), rescan.end());
+    std::sort(rescan.begin(), rescan.end(),
+              [](const Hit& a, const Hit& b) { return a.at != b.at ? a.at < b.at : a.detector < b.detector; });
+    rescan.erase(std::unique(rescan.begin(), rescan.end(),
+                             [](const Hit& a, const Hit& b) { return a.at == b.at && a.detector == b.detector; }),
+                 rescan.end());
   }
 
   // Second pass: each value alone, with every pattern.
@@ -470,13 +484,19 @@ Result<void> Detectors::scanFields(std::span<const std::string_view> fields, std
         Match{static_cast<std::size_t>(from), static_cast<std::size_t>(to), static_cast<uint16_t>(id)});
     return 0;
   };
-  for (const auto field : rescan) {
+  for (std::size_t i = 0; i < rescan.size();) {
+    const auto field = rescan[i].at;
+    // The detectors whose condition holds in this value: one, or several (then every pattern).
+    std::size_t next = i + 1;
+    while (next < rescan.size() && rescan[next].at == field) ++next;
+    const unsigned only = next - i == 1 ? rescan[i].detector : kManyDetectors;
+    i = next;
+    const hs_database_t* db = only < alone_.size() ? alone_[only] : exact_;
     const std::string_view value = fields[field];
     candidates.clear();
-    if (hs_scan(exact_, value.data(), static_cast<unsigned>(value.size()), 0, *scratch, onMatch, &candidates) !=
-        HS_SUCCESS)
+    if (hs_scan(db, value.data(), static_cast<unsigned>(value.size()), 0, *scratch, onMatch, &candidates) != HS_SUCCESS)
       return makeError("scanning for sensitive values failed");
-    settle(specs_, field, value, candidates, out);
+    settle(specs_, static_cast<uint32_t>(field), value, candidates, out);
   }
   return {};
 }

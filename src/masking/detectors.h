@@ -87,6 +87,16 @@ class Detectors {
   // value of a batch is scanned again.
   bool edgeAnchored_ = false;
   uint64_t serial_ = 0;  // tells a thread's scratch space whether it was sized for these databases
+  std::vector<hs_database*> alone_;      // each pattern alone, with start offsets (none with a single detector)
+  std::vector<hs_database*> databases_;  // all of the above (null entries skipped)
+  // A condition hit: where it ends (in the first pass's text) or, to scan again, which value; and whose it is.
+  struct Hit {
+    std::size_t at = 0;
+    unsigned detector = 0;
+  };
+  static constexpr unsigned kNoDetector = ~0u;
+  static constexpr unsigned kManyDetectors = ~0u - 1;
+  unsigned digitRunDetector_ = kNoDetector;  // the detector a run of digits is for; kManyDetectors: several
 };
 
 // The validators, on a candidate's bytes.

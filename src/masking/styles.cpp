@@ -50,14 +50,20 @@ bool isAsciiAlnum(unsigned char c) {
 
 void appendPartial(int keep, std::string_view value, std::string& out) {
   const std::size_t want = keep > 0 ? static_cast<std::size_t>(keep) : 0;
-  if (std::all_of(value.begin(), value.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; })) {
-    // ASCII, the common case: a character is a byte.
+  {
+    // ASCII, the common case, in one pass: a character is a byte. Undone if a byte turns out not to be ASCII.
     const std::size_t kept = value.size() <= want ? 0 : std::min(want, value.size() / 2);
     const std::size_t at = out.size();
-    out.append(value);
-    for (std::size_t i = at; i < out.size() - kept; ++i)
-      if (isAsciiAlnum(static_cast<unsigned char>(out[i]))) out[i] = '*';
-    return;
+    out.resize(at + value.size());
+    char* o = out.data() + at;
+    unsigned char seen = 0;
+    for (std::size_t i = 0; i < value.size(); ++i) {
+      const auto c = static_cast<unsigned char>(value[i]);
+      seen |= c;
+      o[i] = i < value.size() - kept && isAsciiAlnum(c) ? '*' : static_cast<char>(c);
+    }
+    if (seen < 0x80) return;
+    out.resize(at);
   }
   std::size_t n = 0;
   for (std::size_t i = 0; i < value.size(); i += charLength(value, i)) ++n;
