@@ -124,10 +124,15 @@ void appendToken(std::string_view value, std::string_view key, std::string& out)
   std::array<unsigned char, SHA256_DIGEST_LENGTH> md{};
   hmac.mac(key, value, md);
   constexpr std::string_view kHex = "0123456789abcdef";
-  out.append("tok_");
+  constexpr std::string_view kPrefix = "tok_";
+  const std::size_t at = out.size();
+  out.resize(at + kPrefix.size() + 2 * kTokenBytes);
+  char* o = out.data() + at;
+  std::copy(kPrefix.begin(), kPrefix.end(), o);
+  o += kPrefix.size();
   for (std::size_t i = 0; i < kTokenBytes; ++i) {
-    out.push_back(kHex[md[i] >> 4]);
-    out.push_back(kHex[md[i] & 0x0F]);
+    o[2 * i] = kHex[md[i] >> 4];
+    o[2 * i + 1] = kHex[md[i] & 0x0F];
   }
 }
 
