@@ -217,6 +217,8 @@ std::string SessionMasker::refusalFor(const StatementFacts& f) {
       if (!o.star) continue;
       for (const auto& s : o.sources) {
         if (s.column != "*" || !columns_.byName(s.relation, "*")) continue;
+        // A table with no column a rule can name: its CopyOutResponse tells whether it still has its columns.
+        if (columns_.plainColumns(s.relation)) continue;
         if (columns_.columnsOf(s.relation).size() != 1)
           return refused(fmt::format("masking: cannot tell which columns of {} this COPY writes", s.relation),
                          "Name the columns, or qualify the table with its schema.");
@@ -406,9 +408,25 @@ SessionMasker::ResultPlan SessionMasker::planCopy(const StatementFacts* f, const
   }
   // Column names: a COPY of a table writes its columns in order; COPY (query) the query's outputs.
   std::vector<pg::FieldDescription> fields(h.column_formats.size());
+  bool plain = false;  // a table that had no column a rule can name, with as many columns as at login
   if (f && f->outputs.size() == 1 && f->outputs[0].star) {
     for (const auto& s : f->outputs[0].sources) {
       if (s.column != "*") continue;
+      if (const auto n = columns_.plainColumns(s.relation)) {
+        if (static_cast<std::size_t>(*n) == fields.size()) {
+          plain = true;
+          continue;
+        }
+        // A column was added or dropped since the catalog was read: it may be one a rule names.
+        if (columns_.byName(s.relation, "*")) {
+          plan.refuse = true;
+          plan.refusal = refused(fmt::format("masking: {} has changed since this session began, so the gateway "
+                                             "cannot tell which of its columns this COPY writes",
+                                             s.relation),
+                                 "Name the columns, or reconnect.");
+          return plan;
+        }
+      }
       const auto lists = columns_.columnsOf(s.relation);
       if (lists.size() == 1 && lists[0]->size() == fields.size())
         for (std::size_t j = 0; j < fields.size(); ++j) fields[j].name = (*lists[0])[j];
@@ -417,7 +435,8 @@ SessionMasker::ResultPlan SessionMasker::planCopy(const StatementFacts* f, const
     for (std::size_t j = 0; j < fields.size(); ++j)
       if (f->outputs[j].sources.size() == 1) fields[j].name = f->outputs[j].sources[0].column;
   }
-  plan = planRows(f, fields, nullptr);
+  // A plain table's values are scanned by the detectors; no column rule applies to them.
+  plan = planRows(plain ? nullptr : f, fields, nullptr);
   masking::CopyTextFormat format;
   if (f && f->copy) {
     format.csv = f->copy->format == inspect::sql::CopyFormat::kCsv;

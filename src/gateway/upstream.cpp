@@ -296,17 +296,18 @@ net::awaitable<UpstreamSession> connectUpstream(const UpstreamProfile& profile,
       // views use those columns.
       const auto patterns = profile.masking->columnNamePatterns();
       if (!patterns.empty()) {
-        const auto results = co_await ask(masking::catalogQuery(patterns), "its catalog for masking");
+        const auto results = co_await ask(masking::catalogQuery(patterns, profile.masking->anyTableWildcard()),
+                                          "its catalog for masking");
         auto num = [](const std::optional<std::string>& v) -> int64_t {
           return v ? std::strtoll(v->c_str(), nullptr, 10) : 0;
         };
         if (results.size() < 2) throw UpstreamError(fmt::format("the database at {} did not tell its catalog", where));
         for (const auto& row : results[0]) {
-          if (row.values.size() != 5) continue;
+          if (row.values.size() != 6) continue;
           up.catalog_columns.push_back(masking::CatalogColumn{
               .rel_oid = static_cast<uint32_t>(num(row.values[0])), .attnum = static_cast<int16_t>(num(row.values[3])),
               .schema = row.values[1].value_or(""), .table = row.values[2].value_or(""),
-              .column = row.values[4].value_or("")});
+              .column = row.values[4].value_or(""), .columns = static_cast<int16_t>(num(row.values[5]))});
         }
         for (const auto& row : results[1]) {
           if (row.values.size() != 3) continue;

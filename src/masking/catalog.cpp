@@ -23,25 +23,39 @@ std::string literal(std::string_view text) {
 
 }  // namespace
 
-std::string catalogQuery(const std::vector<std::string>& patterns) {
+std::string catalogQuery(const std::vector<std::string>& patterns, bool other_tables) {
   std::string list;
   for (const auto& p : patterns) list += (list.empty() ? "" : ", ") + literal(p);
   if (list.empty()) list = literal("");
+  const std::string candidates = fmt::format(
+      "(SELECT attrelid FROM pg_catalog.pg_attribute WHERE attnum > 0 AND NOT attisdropped "
+      "AND attname::text ILIKE ANY (ARRAY[{}]::text[]))",
+      list);
+  constexpr std::string_view kUserSchemas =
+      "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'";
   // Relations with a column a rule may name, and every view (a view over a protected column is protected).
-  return fmt::format(
-      "SELECT c.oid::int8, n.nspname, c.relname, a.attnum, a.attname "
+  std::string columns = fmt::format(
+      "SELECT c.oid::int8, n.nspname, c.relname, a.attnum, a.attname, NULL::int2 "
       "FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
       "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-      "WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'f', 'm', 'v') "
-      "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' "
-      "AND (c.relkind IN ('v', 'm') OR c.oid IN (SELECT attrelid FROM pg_catalog.pg_attribute "
-      "WHERE attnum > 0 AND NOT attisdropped AND attname::text ILIKE ANY (ARRAY[{}]::text[]))) ORDER BY 1, 4; "
+      "WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'f', 'm', 'v') AND {} "
+      "AND (c.relkind IN ('v', 'm') OR c.oid IN {})",
+      kUserSchemas, candidates);
+  if (other_tables)
+    columns += fmt::format(
+        " UNION ALL SELECT c.oid::int8, n.nspname, c.relname, 0::int2, NULL::name, "
+        "(SELECT count(*)::int2 FROM pg_catalog.pg_attribute WHERE attrelid = c.oid AND attnum > 0 "
+        "AND NOT attisdropped) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.relkind IN ('r', 'p', 'f') AND {} AND c.oid NOT IN {}",
+        kUserSchemas, candidates);
+  return fmt::format(
+      "{} ORDER BY 1, 4; "
       "SELECT DISTINCT r.ev_class::int8, d.refobjid::int8, d.refobjsubid "
       "FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid "
       "WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass "
       "AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjsubid > 0 "
       "AND r.ev_class <> d.refobjid",
-      list);
+      columns);
 }
 
 ProtectedColumns::ProtectedColumns(const Policy& policy, const std::vector<bool>& active,
@@ -55,10 +69,14 @@ ProtectedColumns::ProtectedColumns(const Policy& policy, const std::vector<bool>
     auto [it, fresh] = rel_index.emplace(c.rel_oid, relations_.size());
     if (fresh) {
       relations_.push_back(Relation{.schema = c.schema, .table = c.table, .columns = {}, .protected_by_name = {},
-                                    .whole = std::nullopt});
+                                    .whole = std::nullopt, .plain = std::nullopt});
       by_table_.emplace(c.table, it->second);
     }
     Relation& rel = relations_[it->second];
+    if (c.attnum == 0) {
+      rel.plain = c.columns;
+      continue;
+    }
     rel.columns.push_back(c.column);
     if (auto rule = ruleForColumn(c.schema, c.table, c.column)) {
       by_oid_[key(c.rel_oid, c.attnum)] = *rule;
@@ -134,6 +152,24 @@ std::optional<uint16_t> ProtectedColumns::byName(std::string_view relation, std:
   return out;
 }
 
+std::optional<int16_t> ProtectedColumns::plainColumns(std::string_view relation) const {
+  std::string_view schema;
+  std::string_view table = relation;
+  if (const auto dot = relation.rfind('.'); dot != std::string_view::npos) {
+    schema = relation.substr(0, dot);
+    table = relation.substr(dot + 1);
+  }
+  std::optional<int16_t> out;
+  std::size_t matches = 0;
+  for (auto [it, end] = by_table_.equal_range(table); it != end; ++it) {
+    const Relation& r = relations_[it->second];
+    if (!schema.empty() && r.schema != schema) continue;
+    ++matches;
+    out = r.plain;
+  }
+  return matches == 1 ? out : std::nullopt;
+}
+
 std::vector<const std::vector<std::string>*> ProtectedColumns::columnsOf(std::string_view relation) const {
   std::string_view schema;
   std::string_view table = relation;
@@ -144,7 +180,7 @@ std::vector<const std::vector<std::string>*> ProtectedColumns::columnsOf(std::st
   std::vector<const std::vector<std::string>*> out;
   for (auto [it, end] = by_table_.equal_range(table); it != end; ++it) {
     const Relation& r = relations_[it->second];
-    if (schema.empty() || r.schema == schema) out.push_back(&r.columns);
+    if (schema.empty() || r.schema == schema) out.push_back(&r.columns);  // a plain table's list is empty
   }
   return out;
 }

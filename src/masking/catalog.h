@@ -16,13 +16,15 @@
 
 namespace gatehouse::masking {
 
-// A column of a relation (table, view, materialized view, foreign table), from pg_attribute.
+// A column of a relation (table, view, materialized view, foreign table), from pg_attribute. Or, with attnum 0, a
+// table none of whose columns a rule can name: `columns` is how many it has.
 struct CatalogColumn {
   uint32_t rel_oid = 0;
   int16_t attnum = 0;
   std::string schema;
   std::string table;
   std::string column;
+  int16_t columns = 0;
 };
 
 // A view (or materialized view) whose definition uses a relation's column, from pg_depend on its rewrite rule.
@@ -33,8 +35,11 @@ struct ViewDependency {
 };
 
 // The SQL the gateway runs at login to fill a catalog; `patterns` from Policy::columnNamePatterns(). Two
-// statements: the columns of candidate relations (and of every view), then the views' column dependencies.
-std::string catalogQuery(const std::vector<std::string>& patterns);
+// statements: the columns of candidate relations (and of every view), then the views' column dependencies. With
+// `other_tables` (a rule's table glob has a wildcard), the first also names every other table, with its number of
+// columns: a COPY of one can then be told to hold nothing protected. Six columns: oid, schema, table, attnum,
+// column name, number of columns.
+std::string catalogQuery(const std::vector<std::string>& patterns, bool other_tables = false);
 
 class ProtectedColumns {
  public:
@@ -53,6 +58,9 @@ class ProtectedColumns {
   // A relation's columns in order (what COPY relation TO writes), when the catalog has it: one entry per
   // matching relation (an unqualified name may match several schemas).
   std::vector<const std::vector<std::string>*> columnsOf(std::string_view relation) const;
+  // For a table the catalog named as holding no column a rule can name (and the only relation of that name): how
+  // many columns it had at login.
+  std::optional<int16_t> plainColumns(std::string_view relation) const;
 
   bool anyColumnRule() const { return any_column_rule_; }
 
@@ -63,6 +71,7 @@ class ProtectedColumns {
     std::vector<std::string> columns;                 // in attnum order
     std::map<std::string, uint16_t, std::less<>> protected_by_name;  // column -> rule
     std::optional<uint16_t> whole;                     // a view over a protected column: all its columns
+    std::optional<int16_t> plain;                      // no column a rule can name; how many columns it has
   };
   std::optional<uint16_t> ruleForColumn(std::string_view schema, std::string_view table, std::string_view column) const;
   std::optional<uint16_t> inRelation(const Relation& r, std::string_view column) const;

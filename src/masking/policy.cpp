@@ -140,6 +140,13 @@ std::vector<bool> Policy::appliesTo(const std::vector<std::string>& groups) cons
   return out;
 }
 
+bool Policy::anyTableWildcard() const {
+  for (const auto& r : rules_)
+    for (const auto& c : r.columns)
+      if (c.table.find('*') != std::string::npos) return true;
+  return false;
+}
+
 std::vector<std::string> Policy::columnNamePatterns() const {
   std::vector<std::string> out;
   for (const auto& r : rules_)

@@ -47,6 +47,8 @@ class Policy {
   // SQL LIKE patterns for the column names any column rule can match: the gateway asks the catalog only about
   // relations with such a column.
   std::vector<std::string> columnNamePatterns() const;
+  // Whether a column rule's table part has a wildcard (`*.ssn`): it names columns of tables yet unseen.
+  bool anyTableWildcard() const;
 
  private:
   std::vector<Rule> rules_;

@@ -157,6 +157,26 @@ TEST_F(Catalog, RelationsUnknownToTheCatalogMatchTheGlobsDirectly) {
   EXPECT_EQ(pc.byName("orders", "*"), R(1));
 }
 
+TEST_F(Catalog, TablesWithNothingARuleCanNameAreKnownByTheirColumnCount) {
+  auto rows = catalogRows();
+  rows.push_back(CatalogColumn{.rel_oid = 17000, .attnum = 0, .schema = "public", .table = "invoices", .column = "",
+                               .columns = 3});
+  rows.push_back(CatalogColumn{.rel_oid = 17001, .attnum = 0, .schema = "public", .table = "notes", .column = "",
+                               .columns = 2});
+  rows.push_back(CatalogColumn{.rel_oid = 17002, .attnum = 0, .schema = "archive", .table = "notes", .column = "",
+                               .columns = 4});
+  const ProtectedColumns pc(*policy, all, rows, viewRows());
+  EXPECT_EQ(pc.plainColumns("invoices"), std::optional<int16_t>(3));
+  EXPECT_EQ(pc.plainColumns("public.invoices"), std::optional<int16_t>(3));
+  EXPECT_EQ(pc.plainColumns("crm.invoices"), std::nullopt) << "not that schema's";
+  EXPECT_EQ(pc.plainColumns("notes"), std::nullopt) << "two schemas have one: which is meant is not known";
+  EXPECT_EQ(pc.plainColumns("archive.notes"), std::optional<int16_t>(4));
+  EXPECT_EQ(pc.plainColumns("customers"), std::nullopt) << "it has protected columns";
+  EXPECT_EQ(pc.plainColumns("unknown_table"), std::nullopt);
+  EXPECT_EQ(pc.byName("invoices", "contact_email"), R(1)) << "a column added after login still matches the globs";
+  EXPECT_TRUE(pc.columnsOf("invoices").size() == 1 && pc.columnsOf("invoices")[0]->empty());
+}
+
 TEST_F(Catalog, RulesNotActiveForTheSessionAreIgnored) {
   const auto pc = build(no_support);
   EXPECT_EQ(pc.byOid(kCrmCustomers, 3), R());
@@ -213,6 +233,13 @@ TEST(CatalogQuery, PatternsAreDollarQuoted) {
   EXPECT_NE(q.find("ARRAY[$gh$ssn$gh$, $gh$e\\_mail$gh$, $gh$card%$gh$]"), std::string::npos) << q;
   EXPECT_NE(q.find("ILIKE ANY"), std::string::npos) << q;
   EXPECT_EQ(statements(q), 2u) << q;
+}
+
+TEST(CatalogQuery, OtherTablesAreAskedForOnlyWhenATableGlobHasAWildcard) {
+  const auto q = catalogQuery({"ssn"}, true);
+  EXPECT_NE(q.find("UNION ALL"), std::string::npos) << q;
+  EXPECT_EQ(statements(q), 2u) << q;
+  EXPECT_EQ(catalogQuery({"ssn"}).find("UNION ALL"), std::string::npos);
 }
 
 TEST(CatalogQuery, NoPatternsStillValid) {

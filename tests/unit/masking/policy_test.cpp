@@ -205,6 +205,17 @@ TEST(PolicyPatterns, ColumnNamePatternsEscapeLikeWildcards) {
             (std::vector<std::string>{"ssn", "e\\_mail", "pct\\%", "card%", "back\\\\slash"}));
 }
 
+TEST(PolicyPatterns, TableWildcards) {
+  auto named = Policy::compile(config({rule("a", {"customers.ssn", "*.customers.card", "public.t.x"})}), kKey);
+  ASSERT_TRUE(named) << named.error().message;
+  EXPECT_FALSE((*named)->anyTableWildcard()) << "a schema wildcard still names its table";
+  for (const char* glob : {"*.ssn", "public.*.ssn", "cust*.ssn"}) {
+    auto p = Policy::compile(config({rule("a", {"customers.email", glob})}), kKey);
+    ASSERT_TRUE(p) << p.error().message;
+    EXPECT_TRUE((*p)->anyTableWildcard()) << glob;
+  }
+}
+
 TEST(PolicyPatterns, NoColumnRulesNoPatterns) {
   auto p = Policy::compile(config({rule("content", {}, {"email"})}), kKey);
   ASSERT_TRUE(p) << p.error().message;
