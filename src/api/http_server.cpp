@@ -18,6 +18,8 @@
 #include <variant>
 
 #include "api/review_json.h"
+#include "core/time_format.h"
+#include "identity/service_accounts.h"
 #include "identity/tokens.h"
 
 namespace gatehouse::api {
@@ -52,7 +54,18 @@ std::variant<store::TokenInfo, Response> caller(const Request& req, const ApiCon
     return res;
   };
   if (!value.starts_with(kBearer)) return unauthorized("send your access token as Authorization: Bearer TOKEN");
-  auto who = identity::identifyToken(*ctx.store, value.substr(kBearer.size()));
+  const auto presented = value.substr(kBearer.size());
+  if (identity::looksLikeJwt(presented)) {
+    if (!ctx.session_tokens) return unauthorized("session tokens are not enabled on this gateway");
+    auto verified = ctx.session_tokens->verify(presented, nowUs());
+    if (!verified) {
+      spdlog::info("api: session token refused: {}", verified.error().message);
+      return unauthorized("the token was refused");
+    }
+    return store::TokenInfo{.id = verified->id, .user = verified->identity.subject,
+                            .groups = verified->identity.groups, .created_at_us = 0, .revoked_at_us = std::nullopt};
+  }
+  auto who = identity::identifyToken(*ctx.store, presented);
   if (!who) {
     spdlog::info("api: token refused: {}", who.error().message);
     return unauthorized("the token was refused");
@@ -128,6 +141,51 @@ Response reviewsApi(const Request& req, std::string_view path, std::string_view 
   return json(http::status::ok, reviewToJson(*decided), v, ka);
 }
 
+// POST /api/token with `Authorization: Bearer KEY`: a service account key exchanged for a session token (later,
+// an OIDC token too). The answer says why only in the log: a client learns that the credential was refused.
+Response tokenApi(const Request& req, const ApiContext& ctx) {
+  const auto v = req.version();
+  const auto ka = req.keep_alive();
+  if (req.method() != http::verb::post) return json(http::status::method_not_allowed, {{"error", "use POST"}}, v, ka);
+  if (!ctx.store || !ctx.session_tokens)
+    return json(http::status::service_unavailable, {{"error", "session tokens are not enabled"}}, v, ka);
+  const auto header = req[http::field::authorization];
+  const std::string_view value(header.data(), header.size());
+  constexpr std::string_view kBearer = "Bearer ";
+  auto unauthorized = [&](std::string why) {
+    auto res = json(http::status::unauthorized, {{"error", std::move(why)}}, v, ka);
+    res.set(http::field::www_authenticate, "Bearer");
+    return res;
+  };
+  if (!value.starts_with(kBearer))
+    return unauthorized("send a service account key as Authorization: Bearer KEY");
+  auto key = identity::verifyServiceAccountKey(*ctx.store, value.substr(kBearer.size()));
+  if (!key) {
+    spdlog::info("api: token exchange refused: {}", key.error().message);
+    return unauthorized("the credential was refused");
+  }
+  auto issued = ctx.session_tokens->issue(
+      identity::SessionIdentity{.subject = key->account, .groups = key->groups, .source = "service_account:" + key->key_id},
+      nowUs());
+  if (!issued) {
+    spdlog::error("api: cannot issue a session token for {}: {}", key->account, issued.error().message);
+    return json(http::status::internal_server_error, {{"error", "cannot issue a token"}}, v, ka);
+  }
+  spdlog::info("api: session token {} issued to service account {} (key {})", issued->id, key->account, key->key_id);
+  boost::json::array groups;
+  for (const auto& g : key->groups) groups.emplace_back(g);
+  const auto ttl = ctx.session_tokens->ttl().count();
+  return json(http::status::ok,
+              {{"token", issued->token},
+               {"token_type", "Bearer"},
+               {"id", issued->id},
+               {"subject", key->account},
+               {"groups", std::move(groups)},
+               {"expires_in", ttl},
+               {"expires_at", core::isoUtc(issued->expires_at_us, false)}},
+              v, ka);
+}
+
 }  // namespace
 
 Response handleRequest(const Request& req, const ApiContext& ctx) {
@@ -151,6 +209,7 @@ Response handleRequest(const Request& req, const ApiContext& ctx) {
     res.prepare_payload();
     return res;
   }
+  if (path == "/api/token") return tokenApi(req, ctx);
   if (path == "/api/reviews" || path.starts_with("/api/reviews/")) {
     const auto q = target.find('?');
     return reviewsApi(req, path, q == std::string_view::npos ? std::string_view() : target.substr(q + 1), ctx);

@@ -1,5 +1,6 @@
-// HttpServer: the gateway's HTTP listener: /healthz, Prometheus /metrics, and the review API (/api/reviews:
-// list, show, approve, reject, as the owner of the bearer token). Later: the rest of the REST API and the web UI.
+// HttpServer: the gateway's HTTP listener: /healthz, Prometheus /metrics, the token exchange (POST /api/token: a
+// service account key for a session token), and the review API (/api/reviews: list, show, approve, reject, as
+// the owner of the bearer token, an access token or a session token). Later: the rest of the REST API and the web UI.
 // Requests are turned into responses by a pure function (handleRequest) that never touches a socket.
 #pragma once
 
@@ -14,6 +15,7 @@
 #include "core/config.h"
 #include "core/result.h"
 #include "gateway/metrics.h"
+#include "identity/session_tokens.h"
 #include "store/store.h"
 #include "net/asio.h"
 
@@ -26,6 +28,7 @@ using Response = http::response<http::string_body>;
 struct ApiContext {
   gateway::Metrics* metrics = nullptr;
   store::Store* store = nullptr;  // reviews; null: the review endpoints answer 503
+  identity::SessionTokens* session_tokens = nullptr;  // POST /api/token; null: it answers 503
   std::function<bool()> recording_healthy;  // false: the event log cannot be written
 };
 

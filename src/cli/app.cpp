@@ -12,6 +12,7 @@
 #include <iterator>
 
 #include "cli/demo.h"
+#include "cli/identity_commands.h"
 #include "cli/record_commands.h"
 #include "cli/runtime.h"
 #include "core/config.h"
@@ -185,12 +186,61 @@ int run(int argc, char** argv) {
     rc = cfg ? runTokenList(*cfg, json) : 2;
   });
   std::string token_id;
-  auto* revoke = token->add_subcommand("revoke", "Revoke a token by id; new connections with it are refused");
+  bool all_tokens = false;
+  auto* issued = token->add_subcommand("sessions", "List the session tokens the gateway issued (POST /api/token)");
+  issued->add_option("-c,--config", config_path, "Config file")->capture_default_str();
+  issued->add_flag("--all", all_tokens, "Expired and revoked ones too");
+  issued->add_flag("--json", json, "JSON output");
+  issued->callback([&] {
+    auto cfg = config(config_path);
+    rc = cfg ? runSessionTokenList(*cfg, all_tokens, json) : 2;
+  });
+  auto* revoke = token->add_subcommand(
+      "revoke", "Revoke an access token (tok_…) or a session token (gst_…) by id; new connections with it are refused");
   revoke->add_option("-c,--config", config_path, "Config file")->capture_default_str();
   revoke->add_option("id", token_id, "Token id (from `token list`)")->required();
   revoke->callback([&] {
     auto cfg = config(config_path);
     rc = cfg ? runTokenRevoke(*cfg, token_id) : 2;
+  });
+
+  auto* sa = app.add_subcommand("serviceaccount", "Service accounts: machine identities whose keys get session tokens");
+  sa->require_subcommand(1);
+  std::string sa_name;
+  std::string sa_groups;
+  auto* sa_create = sa->add_subcommand("create", "Create a service account and its first key; prints the key once");
+  sa_create->add_option("-c,--config", config_path, "Config file")->capture_default_str();
+  sa_create->add_option("name", sa_name, "Account name (lower-case letters, digits, . _ -)")->required();
+  sa_create->add_option("--groups", sa_groups, "Comma-separated groups")->required();
+  sa_create->add_flag("--json", json, "JSON output");
+  sa_create->callback([&] {
+    auto cfg = config(config_path);
+    rc = cfg ? runServiceAccountCreate(*cfg, sa_name, splitGroups(sa_groups), json) : 2;
+  });
+  auto* sa_list = sa->add_subcommand("list", "List service accounts and their keys (never the keys themselves)");
+  sa_list->add_option("-c,--config", config_path, "Config file")->capture_default_str();
+  sa_list->add_flag("--json", json, "JSON output");
+  sa_list->callback([&] {
+    auto cfg = config(config_path);
+    rc = cfg ? runServiceAccountList(*cfg, json) : 2;
+  });
+  bool keep_old = false;
+  auto* sa_rotate = sa->add_subcommand("rotate", "A new key for the account; its other keys are revoked");
+  sa_rotate->add_option("-c,--config", config_path, "Config file")->capture_default_str();
+  sa_rotate->add_option("name", sa_name, "Account name")->required();
+  sa_rotate->add_flag("--keep-old", keep_old, "Keep the other keys valid (revoke them later)");
+  sa_rotate->add_flag("--json", json, "JSON output");
+  sa_rotate->callback([&] {
+    auto cfg = config(config_path);
+    rc = cfg ? runServiceAccountRotate(*cfg, sa_name, keep_old, json) : 2;
+  });
+  std::string key_id;
+  auto* sa_revoke = sa->add_subcommand("revoke", "Revoke a key by id (sak_…); it can no longer get session tokens");
+  sa_revoke->add_option("-c,--config", config_path, "Config file")->capture_default_str();
+  sa_revoke->add_option("key_id", key_id, "Key id (from `serviceaccount list`)")->required();
+  sa_revoke->callback([&] {
+    auto cfg = config(config_path);
+    rc = cfg ? runServiceAccountRevoke(*cfg, key_id) : 2;
   });
 
   SessionQuery sq;

@@ -28,19 +28,6 @@ int64_t nowUs() {
       .count();
 }
 
-std::unique_ptr<store::Store> openStore(const core::Config& config) {
-  if (config.store_path.empty()) {
-    std::cerr << "error: no store path configured (store_path)\n";
-    return nullptr;
-  }
-  auto s = store::openSqliteStore(config.store_path);
-  if (!s) {
-    std::cerr << "error: " << s.error().message << '\n';
-    return nullptr;
-  }
-  return std::move(*s);
-}
-
 // Brings the store up to date with the event logs. A failure is reported but not fatal: what is already indexed
 // is still worth showing.
 void indexRecordings(const core::Config& config, store::Store& s) {
@@ -94,6 +81,19 @@ std::string joined(const std::vector<std::string>& items) {
 }
 
 }  // namespace
+
+std::unique_ptr<store::Store> openStore(const core::Config& config) {
+  if (config.store_path.empty()) {
+    std::cerr << "error: no store path configured (store_path)\n";
+    return nullptr;
+  }
+  auto s = store::openSqliteStore(config.store_path);
+  if (!s) {
+    std::cerr << "error: " << s.error().message << '\n';
+    return nullptr;
+  }
+  return std::move(*s);
+}
 
 int runTokenCreate(const core::Config& config, std::string user, std::vector<std::string> groups, bool json) {
   auto s = openStore(config);
@@ -167,7 +167,8 @@ int runTokenRevoke(const core::Config& config, std::string id) {
   if (!s) {
     return 1;
   }
-  if (auto r = s->revokeToken(id); !r) {
+  // A session token's id ("gst_…") or an access token's ("tok_…").
+  if (auto r = id.starts_with("gst_") ? s->revokeSessionToken(id) : s->revokeToken(id); !r) {
     std::cerr << "error: cannot revoke token: " << r.error().message << '\n';
     return 1;
   }

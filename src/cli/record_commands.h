@@ -6,11 +6,13 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "core/config.h"
+#include "store/store.h"
 
 namespace gatehouse::cli {
 
@@ -28,6 +30,9 @@ struct AuditQuery {
   // As typed by the user: "2024-05-01", "2024-05-01T12:00:00Z", or an age such as "30m", "2h", "7d".
   std::optional<std::string> since;
 };
+
+// The store at config.store_path; null (with the reason on stderr) when it cannot be opened.
+std::unique_ptr<store::Store> openStore(const core::Config& config);
 
 // Prints only the secret on stdout (one line), so that `TOKEN=$(gatehouse token create …)` works; with json,
 // {"id","token","user","groups"}. Hints go to stderr.

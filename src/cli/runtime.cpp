@@ -75,12 +75,17 @@ class GatewayRuntime final : public Runtime {
       recording::runIndexerLoop(*indexer_, stop, std::chrono::milliseconds(500));
     });
 
+    auto signing = identity::loadOrCreateSigningKey(config_.data_dir / "session-signing.key");
+    if (!signing) return makeError("session tokens: " + signing.error().message);
+    session_tokens_ = std::make_unique<identity::SessionTokens>(
+        std::move(*signing), std::chrono::seconds(config_.session_token_ttl_s), *store_);
     if (auto r = setupTls(); !r) return r;
     if (auto r = setupUpstreams(); !r) return r;
     if (auto r = setupNotifier(); !r) return r;
 
     ctx_.config = &config_;
     ctx_.store = store_.get();
+    ctx_.session_tokens = session_tokens_.get();
     ctx_.metrics = &metrics_;
     ctx_.cancels = &cancels_;
     ctx_.client_tls = tls_.get();
@@ -89,7 +94,8 @@ class GatewayRuntime final : public Runtime {
       if (auto r = server_->start(); !r) return r;
     }
     if (config_.http_listener.enabled) {
-      api::ApiContext api{.metrics = &metrics_, .store = store_.get(), .recording_healthy = [this] {
+      api::ApiContext api{.metrics = &metrics_, .store = store_.get(), .session_tokens = session_tokens_.get(),
+                          .recording_healthy = [this] {
                             return std::all_of(logs_.begin(), logs_.end(), [](const auto& l) { return l->healthy(); });
                           }};
       http_ = std::make_unique<api::HttpServer>(config_.http_listener, std::move(api));
@@ -218,6 +224,7 @@ class GatewayRuntime final : public Runtime {
 
   core::Config config_;
   std::unique_ptr<store::Store> store_;
+  std::unique_ptr<identity::SessionTokens> session_tokens_;
   std::vector<std::unique_ptr<recording::EventLog>> logs_;  // outlive the server, whose workers write them
   std::unique_ptr<recording::Indexer> indexer_;
   std::jthread indexer_thread_;

@@ -292,7 +292,7 @@ Config parse(const YAML::Node& root, const fs::path& base) {
   Config cfg;
   if (!root || root.IsNull()) fail("config", "the file is empty");
   onlyKeys(root, "config", {"data_dir", "listeners", "workers", "tls", "store", "recording", "vault",
-                            "startup_timeout_ms", "connections", "notifications"});
+                            "startup_timeout_ms", "connections", "notifications", "identity"});
   if (const auto n = root["notifications"]) {
     onlyKeys(n, "notifications", {"webhooks"});
     const auto hooks = n["webhooks"];
@@ -352,6 +352,12 @@ Config parse(const YAML::Node& root, const fs::path& base) {
       if (ref.env.empty() == ref.sealed_file.empty()) fail("vault.master_key", "give exactly one of env or file");
       cfg.master_key = ref;
     }
+  }
+  if (const auto id = root["identity"]) {
+    onlyKeys(id, "identity", {"session_token_ttl_seconds"});
+    if (id["session_token_ttl_seconds"])
+      cfg.session_token_ttl_s =
+          number<uint32_t>(id["session_token_ttl_seconds"], "identity.session_token_ttl_seconds", 60, 86400);
   }
   if (root["startup_timeout_ms"])
     cfg.startup_timeout_ms = number<uint32_t>(root["startup_timeout_ms"], "startup_timeout_ms", 100, 600000);

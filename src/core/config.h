@@ -123,6 +123,7 @@ struct Config {
   uint64_t recording_segment_bytes = uint64_t{32} << 20;  // each event log segment, preallocated
   std::optional<SecretRef> master_key;   // key that unseals sealed_file secrets
   uint32_t startup_timeout_ms = 30000;
+  uint32_t session_token_ttl_s = 900;    // identity.session_token_ttl_seconds: what POST /api/token hands out
   std::vector<PostgresConnection> connections;
   std::vector<Webhook> webhooks;  // notifications.webhooks
 

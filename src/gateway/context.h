@@ -11,6 +11,7 @@
 #include "gateway/cancel_registry.h"
 #include "gateway/metrics.h"
 #include "gateway/upstream.h"
+#include "identity/session_tokens.h"
 #include "net/asio.h"
 #include "recording/event_log.h"
 #include "store/store.h"
@@ -20,6 +21,7 @@ namespace gatehouse::gateway {
 struct GatewayContext {
   const core::Config* config = nullptr;
   store::Store* store = nullptr;
+  const identity::SessionTokens* session_tokens = nullptr;  // null: session tokens are not accepted
   std::vector<recording::EventLog*> logs;  // one per worker, each used by its worker's thread only
   Metrics* metrics = nullptr;
   CancelRegistry* cancels = nullptr;

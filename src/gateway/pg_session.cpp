@@ -160,6 +160,20 @@ net::awaitable<void> PgSession::serve() {
   if (failure) std::rethrow_exception(failure);
 }
 
+Result<store::TokenInfo> PgSession::authenticate(std::string_view password) const {
+  if (identity::looksLikeJwt(password)) {
+    if (!ctx_.session_tokens) return makeError("session tokens are not enabled on this gateway");
+    auto verified = ctx_.session_tokens->verify(password, nowUs());
+    if (!verified) return verified.error();
+    if (verified->identity.subject != user_)
+      return makeError(fmt::format("session token {} is for '{}', not '{}'", verified->id, verified->identity.subject,
+                                   user_));
+    return store::TokenInfo{.id = verified->id, .user = verified->identity.subject,
+                            .groups = verified->identity.groups, .created_at_us = 0, .revoked_at_us = std::nullopt};
+  }
+  return identity::verifyToken(*ctx_.store, password, user_);
+}
+
 net::awaitable<bool> PgSession::startup() {
   auto ex = co_await asio::this_coro::executor;
   const pg::Limits limits;
@@ -257,7 +271,8 @@ net::awaitable<bool> PgSession::startup() {
       co_await refuse(pg::sqlstate::kProtocolViolation, "invalid password message: " + password.error().message);
       co_return false;
     }
-    auto token = identity::verifyToken(*ctx_.store, *password, user_);
+    // The password: a session token (a JWT the gateway signed) or a static access token.
+    auto token = authenticate(*password);
     if (!token) {
       spdlog::info("session {}: token refused for user {}: {}", session_id_, user_, token.error().message);
       co_await refuse(pg::sqlstate::kInvalidPassword,

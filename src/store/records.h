@@ -21,6 +21,38 @@ struct TokenInfo {
   std::optional<int64_t> revoked_at_us;
 };
 
+// A service account: a machine identity (a CI job, an agent) with groups, authenticated by keys that are exchanged
+// for short-lived session tokens.
+struct ServiceAccountKey {
+  std::string id;  // public handle ("sak_…"); never the key
+  int64_t created_at_us = 0;
+  std::optional<int64_t> revoked_at_us;
+};
+struct ServiceAccountRow {
+  std::string name;
+  std::vector<std::string> groups;
+  int64_t created_at_us = 0;
+  std::vector<ServiceAccountKey> keys;  // oldest first
+};
+// The account a presented key belongs to.
+struct ServiceAccountKeyInfo {
+  std::string key_id;
+  std::string account;
+  std::vector<std::string> groups;
+  std::optional<int64_t> revoked_at_us;
+};
+
+// A session token the gateway signed: kept so that it can be listed and revoked by its id.
+struct SessionTokenRow {
+  std::string id;       // the token's jti ("gst_…")
+  std::string subject;  // who it stands for
+  std::vector<std::string> groups;
+  std::string source;   // what was exchanged for it: "oidc:<issuer>", "service_account:<key id>"
+  int64_t issued_at_us = 0;
+  int64_t expires_at_us = 0;
+  std::optional<int64_t> revoked_at_us;
+};
+
 // How many values of one result column a masking rule masked.
 struct MaskedCount {
   std::string rule;

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "store/sqlite_batch.h"
+#include "store/sqlite_identities.h"
 #include "store/sqlite_reviews.h"
 #include "store/sqlite_values.h"
 #include "store/sqlite_db.h"
@@ -26,7 +27,7 @@ using sqlite::Transaction;
 // Versioned migrations: entry N-1 takes the schema from version N-1 to N. Append only; never edit a released one.
 // Column names avoid words reserved in SQLite or PostgreSQL (user, rows, offset, groups) so that the PostgreSQL
 // store can keep the same schema.
-constexpr std::array<const char*, 5> kMigrations = {
+constexpr std::array<const char*, 6> kMigrations = {
     R"sql(
 CREATE TABLE tokens (
   id            TEXT PRIMARY KEY,
@@ -137,6 +138,33 @@ CREATE TABLE masked_values (
   value_count INTEGER NOT NULL,
   PRIMARY KEY (session_id, seq, rule, column_name)
 );
+)sql",
+    // 6: service accounts and their keys (hashes only), and the session tokens the gateway issued, by id, for
+    // listing and revoking.
+    R"sql(
+CREATE TABLE service_accounts (
+  name          TEXT PRIMARY KEY,
+  groups_json   TEXT NOT NULL,
+  created_at_us INTEGER NOT NULL
+);
+CREATE TABLE service_account_keys (
+  key_id        TEXT PRIMARY KEY,
+  account       TEXT NOT NULL REFERENCES service_accounts (name),
+  key_hash      TEXT NOT NULL UNIQUE,
+  created_at_us INTEGER NOT NULL,
+  revoked_at_us INTEGER
+);
+CREATE INDEX service_account_keys_by_account ON service_account_keys (account);
+CREATE TABLE session_tokens (
+  token_id      TEXT PRIMARY KEY,
+  subject       TEXT NOT NULL,
+  groups_json   TEXT NOT NULL,
+  source        TEXT NOT NULL,
+  issued_at_us  INTEGER NOT NULL,
+  expires_at_us INTEGER NOT NULL,
+  revoked_at_us INTEGER
+);
+CREATE INDEX session_tokens_by_issue ON session_tokens (issued_at_us);
 )sql",
 };
 
@@ -357,6 +385,45 @@ class SqliteStore final : public Store {
       return makeError("no token with id " + std::string(id));
     }
     return {};
+  }
+
+  Result<ServiceAccountRow> createServiceAccount(std::string_view name,
+                                                 const std::vector<std::string>& groups) override {
+    std::lock_guard lock(mu_);
+    return sqlite::createServiceAccount(*db_, name, groups, nowUs());
+  }
+  Result<std::vector<ServiceAccountRow>> listServiceAccounts() override {
+    std::lock_guard lock(mu_);
+    return sqlite::listServiceAccounts(*db_);
+  }
+  Result<ServiceAccountKey> addServiceAccountKey(std::string_view account, std::string_view key_hash,
+                                                 bool revoke_others) override {
+    std::lock_guard lock(mu_);
+    return sqlite::addServiceAccountKey(*db_, account, key_hash, revoke_others, nowUs());
+  }
+  Result<std::optional<ServiceAccountKeyInfo>> findServiceAccountKey(std::string_view key_hash) override {
+    std::lock_guard lock(mu_);
+    return sqlite::findServiceAccountKey(*db_, key_hash);
+  }
+  Result<void> revokeServiceAccountKey(std::string_view key_id) override {
+    std::lock_guard lock(mu_);
+    return sqlite::revokeServiceAccountKey(*db_, key_id, nowUs());
+  }
+  Result<void> recordSessionToken(const SessionTokenRow& token) override {
+    std::lock_guard lock(mu_);
+    return sqlite::recordSessionToken(*db_, token);
+  }
+  Result<std::vector<SessionTokenRow>> listSessionTokens(bool active_only, int64_t now_us) override {
+    std::lock_guard lock(mu_);
+    return sqlite::listSessionTokens(*db_, active_only, now_us);
+  }
+  Result<void> revokeSessionToken(std::string_view id) override {
+    std::lock_guard lock(mu_);
+    return sqlite::revokeSessionToken(*db_, id, nowUs());
+  }
+  Result<std::optional<SessionTokenRow>> findSessionToken(std::string_view id) override {
+    std::lock_guard lock(mu_);
+    return sqlite::findSessionToken(*db_, id);
   }
 
   Result<std::vector<SessionRow>> listSessions(const SessionFilter& filter) override {

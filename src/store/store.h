@@ -27,6 +27,23 @@ class Store {
   // Revoking a revoked token succeeds and keeps the first revocation time; an unknown id is an error.
   virtual Result<void> revokeToken(std::string_view id) = 0;
 
+  // Service accounts and their keys (the store sees only a key's hash). Creating an account that exists, adding a
+  // key to an unknown account, or revoking an unknown key is an error; revoking a revoked key keeps the first time.
+  virtual Result<ServiceAccountRow> createServiceAccount(std::string_view name,
+                                                         const std::vector<std::string>& groups) = 0;
+  virtual Result<std::vector<ServiceAccountRow>> listServiceAccounts() = 0;
+  // A new key for `account`; with `revoke_others`, its other keys are revoked in the same transaction (rotation).
+  virtual Result<ServiceAccountKey> addServiceAccountKey(std::string_view account, std::string_view key_hash,
+                                                         bool revoke_others) = 0;
+  virtual Result<std::optional<ServiceAccountKeyInfo>> findServiceAccountKey(std::string_view key_hash) = 0;
+  virtual Result<void> revokeServiceAccountKey(std::string_view key_id) = 0;
+
+  // Session tokens the gateway issued. Revoking is by id; an unknown id is an error.
+  virtual Result<void> recordSessionToken(const SessionTokenRow& token) = 0;
+  virtual Result<std::vector<SessionTokenRow>> listSessionTokens(bool active_only, int64_t now_us) = 0;
+  virtual Result<void> revokeSessionToken(std::string_view id) = 0;
+  virtual Result<std::optional<SessionTokenRow>> findSessionToken(std::string_view id) = 0;
+
   // Recorded activity, newest first.
   virtual Result<std::vector<SessionRow>> listSessions(const SessionFilter& filter) = 0;
   virtual Result<std::vector<StatementRow>> listStatements(const StatementFilter& filter) = 0;

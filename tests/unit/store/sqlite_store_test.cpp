@@ -358,10 +358,12 @@ TEST(SqliteStore, AStoreFromBeforeMaskingIsMigratedAndKeepsItsRows) {
     ASSERT_TRUE(*s->applyLogBatch("f", 0, 10, std::vector<RecordChange>{a, statement(a, 1, "SELECT 1", 1100)}));
   }
   // As a store written by the version before masked_values (schema 4) is.
-  execRaw(path, "DROP TABLE masked_values; DELETE FROM schema_version WHERE version = 5");
+  execRaw(path,
+          "DROP TABLE masked_values; DROP TABLE service_account_keys; DROP TABLE service_accounts; "
+          "DROP TABLE session_tokens; DELETE FROM schema_version WHERE version >= 5");
   auto s = mustOpen(path);
   ASSERT_NE(s, nullptr);
-  EXPECT_EQ(scalar(path, "SELECT MAX(version) FROM schema_version"), 5);
+  EXPECT_EQ(scalar(path, "SELECT MAX(version) FROM schema_version"), sqliteSchemaVersion());
   const std::vector<RecordChange> batch{
       MaskedValues{.session_id = "sa", .seq = 1, .counts = {{.rule = "contact", .column = "email", .count = 3}}}};
   ASSERT_TRUE(*s->applyLogBatch("f", 10, 20, batch));
