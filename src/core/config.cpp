@@ -354,7 +354,40 @@ Config parse(const YAML::Node& root, const fs::path& base) {
     }
   }
   if (const auto id = root["identity"]) {
-    onlyKeys(id, "identity", {"session_token_ttl_seconds"});
+    onlyKeys(id, "identity", {"session_token_ttl_seconds", "oidc"});
+    const auto oidc = id["oidc"];
+    if (oidc && !oidc.IsSequence()) fail("identity.oidc", "expected a list of providers");
+    for (std::size_t i = 0; oidc && i < oidc.size(); ++i) {
+      const auto& n = oidc[i];
+      OidcProviderConfig p;
+      p.where = fmt::format("identity.oidc[{}]", i);
+      onlyKeys(n, p.where, {"name", "issuer", "client_id", "client_secret", "scopes", "audiences", "username_claim",
+                            "groups_claim", "group_map"});
+      if (!n["name"] || !n["issuer"] || !n["client_id"]) fail(p.where, "name, issuer and client_id are required");
+      p.name = scalar(n["name"], p.where + ".name");
+      p.where = "identity.oidc[" + p.name + "]";
+      p.issuer = scalar(n["issuer"], p.where + ".issuer");
+      if (!p.issuer.starts_with("https://") && !p.issuer.starts_with("http://127.0.0.1") &&
+          !p.issuer.starts_with("http://localhost"))
+        fail(p.where + ".issuer", "an issuer is an https:// URL (http:// only on the loopback, for tests)");
+      p.client_id = scalar(n["client_id"], p.where + ".client_id");
+      if (n["client_secret"]) p.client_secret = secretRef(n["client_secret"], p.where + ".client_secret", base);
+      if (n["scopes"]) p.scopes = stringList(n["scopes"], p.where + ".scopes");
+      if (n["audiences"]) p.audiences = stringList(n["audiences"], p.where + ".audiences");
+      if (n["username_claim"]) p.username_claim = scalar(n["username_claim"], p.where + ".username_claim");
+      if (n["groups_claim"]) p.groups_claim = scalar(n["groups_claim"], p.where + ".groups_claim");
+      if (const auto gm = n["group_map"]) {
+        if (!gm.IsMap()) fail(p.where + ".group_map", "expected a mapping of provider group to Gatehouse groups");
+        for (const auto& kv : gm) {
+          const auto from = kv.first.as<std::string>();
+          p.group_map[from] = stringList(kv.second, p.where + ".group_map." + from);
+        }
+      }
+      for (const auto& other : cfg.oidc_providers)
+        if (other.name == p.name || other.issuer == p.issuer)
+          fail(p.where, "two providers with the same name or issuer");
+      cfg.oidc_providers.push_back(std::move(p));
+    }
     if (id["session_token_ttl_seconds"])
       cfg.session_token_ttl_s =
           number<uint32_t>(id["session_token_ttl_seconds"], "identity.session_token_ttl_seconds", 60, 86400);

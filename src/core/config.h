@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -109,6 +110,20 @@ struct Listener {
   bool enabled = true;
 };
 
+// An OpenID Connect provider people sign in with (identity.oidc[]).
+struct OidcProviderConfig {
+  std::string where;  // YAML path, for messages
+  std::string name;
+  std::string issuer;     // exactly as the provider's tokens carry it in iss; discovery is at issuer + /.well-known/…
+  std::string client_id;  // tokens must be for it (aud), or for one of `audiences`
+  std::optional<SecretRef> client_secret;  // for the code flow's token request
+  std::vector<std::string> scopes{"openid", "profile", "email"};
+  std::vector<std::string> audiences;  // more accepted aud values besides client_id
+  std::string username_claim = "email";  // what a client must log in as
+  std::string groups_claim = "groups";   // a dotted path into the claims (e.g. realm_access.roles)
+  std::map<std::string, std::vector<std::string>, std::less<>> group_map;  // provider group -> Gatehouse groups
+};
+
 struct Config {
   std::filesystem::path source;    // the YAML file this came from
   std::filesystem::path data_dir;  // store, recordings, generated TLS certificate
@@ -124,6 +139,7 @@ struct Config {
   std::optional<SecretRef> master_key;   // key that unseals sealed_file secrets
   uint32_t startup_timeout_ms = 30000;
   uint32_t session_token_ttl_s = 900;    // identity.session_token_ttl_seconds: what POST /api/token hands out
+  std::vector<OidcProviderConfig> oidc_providers;  // identity.oidc
   std::vector<PostgresConnection> connections;
   std::vector<Webhook> webhooks;  // notifications.webhooks
 

@@ -107,7 +107,46 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"notifications: {webhooks: [{secret: {env: S}}]}", "a webhook needs a 'url'"},
         BadCase{"notifications: {webhooks: [{url: 'http://h/x', secret: hunter2}]}", "plain secrets are not allowed"},
         BadCase{"notifications: {email: [a]}", "unknown key 'email'"},
+        BadCase{"identity: {oidc: [{name: a, issuer: 'http://idp.example.com', client_id: c}]}", "https://"},
+        BadCase{"identity: {oidc: [{name: a, issuer: 'https://i'}]}", "client_id are required"},
+        BadCase{"identity: {oidc: [{name: a, issuer: 'https://i', client_id: c, client_secret: s3cret}]}",
+                "plain secrets are not allowed"},
+        BadCase{"identity: {oidc: [{name: a, issuer: 'https://i', client_id: c}, "
+                "{name: a, issuer: 'https://j', client_id: c}]}", "same name or issuer"},
+        BadCase{"identity: {oidc: [{name: a, issuer: 'https://i', client_id: c, group_map: [x]}]}", "group_map"},
+        BadCase{"identity: {session_token_ttl_seconds: 5}", "out of range"},
+        BadCase{"identity: {saml: {}}", "unknown key 'saml'"},
         BadCase{"listeners: [1, 2", "YAML error"}));
+
+TEST(Config, OidcProvidersAreRead) {
+  auto cfg = parseConfig(R"(
+identity:
+  session_token_ttl_seconds: 600
+  oidc:
+    - name: corp
+      issuer: https://login.example.com/realms/corp
+      client_id: gatehouse
+      client_secret: { env: OIDC_SECRET }
+      groups_claim: realm_access.roles
+      group_map: { db-admins: [dba, oncall], readers: viewer }
+    - name: local
+      issuer: http://127.0.0.1:9400
+      client_id: test
+)",
+                         "/base");
+  ASSERT_TRUE(cfg) << cfg.error().message;
+  EXPECT_EQ(cfg->session_token_ttl_s, 600u);
+  ASSERT_EQ(cfg->oidc_providers.size(), 2u);
+  const auto& p = cfg->oidc_providers[0];
+  EXPECT_EQ(p.name, "corp");
+  EXPECT_EQ(p.client_secret->env, "OIDC_SECRET");
+  EXPECT_EQ(p.scopes, (std::vector<std::string>{"openid", "profile", "email"}));
+  EXPECT_EQ(p.username_claim, "email");
+  EXPECT_EQ(p.groups_claim, "realm_access.roles");
+  EXPECT_EQ(p.group_map.at("db-admins"), (std::vector<std::string>{"dba", "oncall"}));
+  EXPECT_EQ(p.group_map.at("readers"), (std::vector<std::string>{"viewer"}));
+  EXPECT_EQ(cfg->oidc_providers[1].groups_claim, "groups");
+}
 
 TEST(Config, WebhooksAreRead) {
   auto cfg = parseConfig("notifications:\n  webhooks:\n    - url: https://hooks.example.com/gh\n"
