@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <variant>
 
 #include "api/review_json.h"
@@ -43,32 +44,29 @@ int64_t nowUs() {
       .count();
 }
 
-// The caller, from `Authorization: Bearer TOKEN` (an access token); else the 401 to send.
-std::variant<store::TokenInfo, Response> caller(const Request& req, const ApiContext& ctx) {
+Response unauthorized(const Request& req, std::string why) {
+  auto res = json(http::status::unauthorized, {{"error", std::move(why)}}, req.version(), req.keep_alive());
+  res.set(http::field::www_authenticate, "Bearer");
+  return res;
+}
+
+// What follows "Bearer " in the Authorization header; nullopt when there is none.
+std::optional<std::string_view> bearer(const Request& req) {
   const auto header = req[http::field::authorization];
   const std::string_view value(header.data(), header.size());
   constexpr std::string_view kBearer = "Bearer ";
-  auto unauthorized = [&](std::string why) {
-    auto res = json(http::status::unauthorized, {{"error", std::move(why)}}, req.version(), req.keep_alive());
-    res.set(http::field::www_authenticate, "Bearer");
-    return res;
-  };
-  if (!value.starts_with(kBearer)) return unauthorized("send your access token as Authorization: Bearer TOKEN");
-  const auto presented = value.substr(kBearer.size());
-  if (identity::looksLikeJwt(presented)) {
-    if (!ctx.session_tokens) return unauthorized("session tokens are not enabled on this gateway");
-    auto verified = ctx.session_tokens->verify(presented, nowUs());
-    if (!verified) {
-      spdlog::info("api: session token refused: {}", verified.error().message);
-      return unauthorized("the token was refused");
-    }
-    return store::TokenInfo{.id = verified->id, .user = verified->identity.subject,
-                            .groups = verified->identity.groups, .created_at_us = 0, .revoked_at_us = std::nullopt};
-  }
-  auto who = identity::identifyToken(*ctx.store, presented);
+  if (!value.starts_with(kBearer)) return std::nullopt;
+  return value.substr(kBearer.size());
+}
+
+// The caller, from `Authorization: Bearer TOKEN` (an access token or a session token); else the 401 to send.
+std::variant<store::TokenInfo, Response> caller(const Request& req, const ApiContext& ctx) {
+  const auto presented = bearer(req);
+  if (!presented) return unauthorized(req, "send your access token as Authorization: Bearer TOKEN");
+  auto who = identity::identifyPresented(*ctx.store, ctx.session_tokens, *presented, nowUs());
   if (!who) {
     spdlog::info("api: token refused: {}", who.error().message);
-    return unauthorized("the token was refused");
+    return unauthorized(req, "the token was refused");
   }
   return std::move(*who);
 }
@@ -149,20 +147,12 @@ Response tokenApi(const Request& req, const ApiContext& ctx) {
   if (req.method() != http::verb::post) return json(http::status::method_not_allowed, {{"error", "use POST"}}, v, ka);
   if (!ctx.store || !ctx.session_tokens)
     return json(http::status::service_unavailable, {{"error", "session tokens are not enabled"}}, v, ka);
-  const auto header = req[http::field::authorization];
-  const std::string_view value(header.data(), header.size());
-  constexpr std::string_view kBearer = "Bearer ";
-  auto unauthorized = [&](std::string why) {
-    auto res = json(http::status::unauthorized, {{"error", std::move(why)}}, v, ka);
-    res.set(http::field::www_authenticate, "Bearer");
-    return res;
-  };
-  if (!value.starts_with(kBearer))
-    return unauthorized("send a service account key as Authorization: Bearer KEY");
-  auto key = identity::verifyServiceAccountKey(*ctx.store, value.substr(kBearer.size()));
+  const auto presented = bearer(req);
+  if (!presented) return unauthorized(req, "send a service account key as Authorization: Bearer KEY");
+  auto key = identity::verifyServiceAccountKey(*ctx.store, *presented);
   if (!key) {
     spdlog::info("api: token exchange refused: {}", key.error().message);
-    return unauthorized("the credential was refused");
+    return unauthorized(req, "the credential was refused");
   }
   auto issued = ctx.session_tokens->issue(
       identity::SessionIdentity{.subject = key->account, .groups = key->groups, .source = "service_account:" + key->key_id},

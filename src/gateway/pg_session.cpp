@@ -161,17 +161,11 @@ net::awaitable<void> PgSession::serve() {
 }
 
 Result<store::TokenInfo> PgSession::authenticate(std::string_view password) const {
-  if (identity::looksLikeJwt(password)) {
-    if (!ctx_.session_tokens) return makeError("session tokens are not enabled on this gateway");
-    auto verified = ctx_.session_tokens->verify(password, nowUs());
-    if (!verified) return verified.error();
-    if (verified->identity.subject != user_)
-      return makeError(fmt::format("session token {} is for '{}', not '{}'", verified->id, verified->identity.subject,
-                                   user_));
-    return store::TokenInfo{.id = verified->id, .user = verified->identity.subject,
-                            .groups = verified->identity.groups, .created_at_us = 0, .revoked_at_us = std::nullopt};
-  }
-  return identity::verifyToken(*ctx_.store, password, user_);
+  auto who = identity::identifyPresented(*ctx_.store, ctx_.session_tokens, password, nowUs());
+  if (!who) return who.error();
+  if (who->user != user_)
+    return makeError(fmt::format("token {} belongs to '{}', not '{}'", who->id, who->user, user_));
+  return who;
 }
 
 net::awaitable<bool> PgSession::startup() {

@@ -10,6 +10,7 @@
 
 #include "core/files.h"
 #include "core/hex.h"
+#include "identity/tokens.h"
 
 namespace gatehouse::identity {
 
@@ -112,6 +113,19 @@ Result<VerifiedSessionToken> SessionTokens::verify(std::string_view token, int64
   if (!*recorded) return makeError("session token " + out.id + " was not issued by this gateway's store");
   if ((*recorded)->revoked_at_us) return makeError("session token " + out.id + " is revoked");
   return out;
+}
+
+Result<store::TokenInfo> identifyPresented(store::Store& store, const SessionTokens* session_tokens,
+                                           std::string_view presented, int64_t now_us) {
+  if (!looksLikeJwt(presented)) return identifyToken(store, presented);
+  if (!session_tokens) return makeError("session tokens are not enabled on this gateway");
+  auto verified = session_tokens->verify(presented, now_us);
+  if (!verified) return verified.error();
+  return store::TokenInfo{.id = verified->id,
+                          .user = verified->identity.subject,
+                          .groups = verified->identity.groups,
+                          .created_at_us = verified->expires_at_us - session_tokens->ttl().count() * 1'000'000,
+                          .revoked_at_us = std::nullopt};
 }
 
 Result<jws::Key> loadOrCreateSigningKey(const std::filesystem::path& path) {

@@ -58,6 +58,12 @@ class SessionTokens {
   store::Store* store_;
 };
 
+// Who a presented secret (a PostgreSQL password, an HTTP bearer token) says its holder is: a session token when it
+// is shaped like a JWT (refused when `session_tokens` is null), else a static access token. Whoever it belongs
+// to: a listener that knows the user name checks it.
+Result<store::TokenInfo> identifyPresented(store::Store& store, const SessionTokens* session_tokens,
+                                           std::string_view presented, int64_t now_us);
+
 // Whether a presented secret is shaped like a JWT (three base64url parts) rather than a Gatehouse access token.
 bool looksLikeJwt(std::string_view secret);
 
