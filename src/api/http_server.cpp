@@ -44,6 +44,9 @@ int64_t nowUs() {
       .count();
 }
 
+// How long a request waits for an OIDC provider's keys when its token names a key id not fetched yet.
+constexpr std::chrono::milliseconds kKeyWait{5000};
+
 Response unauthorized(const Request& req, std::string why) {
   auto res = json(http::status::unauthorized, {{"error", std::move(why)}}, req.version(), req.keep_alive());
   res.set(http::field::www_authenticate, "Bearer");
@@ -63,7 +66,7 @@ std::optional<std::string_view> bearer(const Request& req) {
 std::variant<store::TokenInfo, Response> caller(const Request& req, const ApiContext& ctx) {
   const auto presented = bearer(req);
   if (!presented) return unauthorized(req, "send your access token as Authorization: Bearer TOKEN");
-  auto who = identity::identifyPresented(*ctx.store, ctx.session_tokens, *presented, nowUs());
+  auto who = identity::identifyPresentedWaiting(*ctx.store, ctx.session_tokens, ctx.oidc, *presented, kKeyWait);
   if (!who) {
     spdlog::info("api: token refused: {}", who.error().message);
     return unauthorized(req, "the token was refused");
@@ -139,8 +142,9 @@ Response reviewsApi(const Request& req, std::string_view path, std::string_view 
   return json(http::status::ok, reviewToJson(*decided), v, ka);
 }
 
-// POST /api/token with `Authorization: Bearer KEY`: a service account key exchanged for a session token (later,
-// an OIDC token too). The answer says why only in the log: a client learns that the credential was refused.
+// POST /api/token with `Authorization: Bearer CREDENTIAL`: a service account key, or a token of a configured OIDC
+// provider (an ID token from `gatehouse login`), exchanged for a session token. The answer says why only in the
+// log: a client learns that the credential was refused.
 Response tokenApi(const Request& req, const ApiContext& ctx) {
   const auto v = req.version();
   const auto ka = req.keep_alive();
@@ -148,28 +152,43 @@ Response tokenApi(const Request& req, const ApiContext& ctx) {
   if (!ctx.store || !ctx.session_tokens)
     return json(http::status::service_unavailable, {{"error", "session tokens are not enabled"}}, v, ka);
   const auto presented = bearer(req);
-  if (!presented) return unauthorized(req, "send a service account key as Authorization: Bearer KEY");
-  auto key = identity::verifyServiceAccountKey(*ctx.store, *presented);
-  if (!key) {
-    spdlog::info("api: token exchange refused: {}", key.error().message);
-    return unauthorized(req, "the credential was refused");
+  if (!presented)
+    return unauthorized(req, "send a service account key or an OIDC token as Authorization: Bearer CREDENTIAL");
+  identity::SessionIdentity identity;
+  if (identity::looksLikeJwt(*presented)) {
+    if (!ctx.oidc || !ctx.oidc->forToken(*presented)) {
+      spdlog::info("api: token exchange refused: a JWT from no configured OIDC provider");
+      return unauthorized(req, "the credential was refused");
+    }
+    // Only provider tokens are exchanged: a session token is not renewed by presenting it.
+    auto who = identity::identifyPresentedWaiting(*ctx.store, nullptr, ctx.oidc, *presented, kKeyWait);
+    if (!who) {
+      spdlog::info("api: token exchange refused: {}", who.error().message);
+      return unauthorized(req, "the credential was refused");
+    }
+    identity = {.subject = who->user, .groups = who->groups, .source = who->id};
+  } else {
+    auto key = identity::verifyServiceAccountKey(*ctx.store, *presented);
+    if (!key) {
+      spdlog::info("api: token exchange refused: {}", key.error().message);
+      return unauthorized(req, "the credential was refused");
+    }
+    identity = {.subject = key->account, .groups = key->groups, .source = "service_account:" + key->key_id};
   }
-  auto issued = ctx.session_tokens->issue(
-      identity::SessionIdentity{.subject = key->account, .groups = key->groups, .source = "service_account:" + key->key_id},
-      nowUs());
+  auto issued = ctx.session_tokens->issue(identity, nowUs());
   if (!issued) {
-    spdlog::error("api: cannot issue a session token for {}: {}", key->account, issued.error().message);
+    spdlog::error("api: cannot issue a session token for {}: {}", identity.subject, issued.error().message);
     return json(http::status::internal_server_error, {{"error", "cannot issue a token"}}, v, ka);
   }
-  spdlog::info("api: session token {} issued to service account {} (key {})", issued->id, key->account, key->key_id);
+  spdlog::info("api: session token {} issued to {} ({})", issued->id, identity.subject, identity.source);
   boost::json::array groups;
-  for (const auto& g : key->groups) groups.emplace_back(g);
+  for (const auto& g : identity.groups) groups.emplace_back(g);
   const auto ttl = ctx.session_tokens->ttl().count();
   return json(http::status::ok,
               {{"token", issued->token},
                {"token_type", "Bearer"},
                {"id", issued->id},
-               {"subject", key->account},
+               {"subject", identity.subject},
                {"groups", std::move(groups)},
                {"expires_in", ttl},
                {"expires_at", core::isoUtc(issued->expires_at_us, false)}},
@@ -240,6 +259,7 @@ void HttpServer::stop() {
   });
   io_.stop();
   thread_.join();
+  pool_.join();
 }
 
 net::awaitable<void> HttpServer::acceptLoop() {
@@ -262,7 +282,10 @@ net::awaitable<void> HttpServer::serveConnection(net::tcp::socket socket) {
       parser.header_limit(16 * 1024);
       parser.body_limit(1024 * 1024);
       co_await http::async_read(stream, buffer, parser, net::use_awaitable);
-      auto res = handleRequest(parser.get(), ctx_);
+      // Handlers may block (an OIDC token waiting for its provider's keys, the sign-in's call to a provider): they
+      // run on the pool, and this thread goes on serving the other connections.
+      auto res = co_await asio::co_spawn(
+          pool_, [&]() -> net::awaitable<Response> { co_return handleRequest(parser.get(), ctx_); }, net::use_awaitable);
       const bool keep = res.keep_alive();
       co_await http::async_write(stream, res, net::use_awaitable);
       if (!keep) break;

@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -29,6 +30,7 @@ struct ApiContext {
   gateway::Metrics* metrics = nullptr;
   store::Store* store = nullptr;  // reviews; null: the review endpoints answer 503
   identity::SessionTokens* session_tokens = nullptr;  // POST /api/token; null: it answers 503
+  const identity::OidcProviders* oidc = nullptr;  // tokens of these providers are accepted; null: none
   std::function<bool()> recording_healthy;  // false: the event log cannot be written
 };
 
@@ -49,6 +51,7 @@ class HttpServer {
   core::Listener listener_;
   ApiContext ctx_;
   net::asio::io_context io_{1};
+  net::asio::thread_pool pool_{4};  // runs the handlers, which may block
   std::unique_ptr<net::tcp::acceptor> acceptor_;
   std::thread thread_;
   uint16_t port_ = 0;

@@ -4,44 +4,23 @@
 #include <openssl/hmac.h>
 #include <spdlog/spdlog.h>
 
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/json.hpp>
-#include <boost/url/parse.hpp>
 #include <condition_variable>
-#include <exception>
 #include <mutex>
 #include <optional>
 
 #include "api/review_json.h"
 #include "core/hex.h"
 #include "core/time_format.h"
-#include "net/asio.h"
+#include "net/http_client.h"
 
 namespace gatehouse::api {
 
 namespace {
 
-namespace asio = net::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-
 int64_t nowUs() {
   return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-template <class Stream>
-asio::awaitable<int> exchange(Stream& stream, http::request<http::string_body>& req) {
-  co_await http::async_write(stream, req, asio::use_awaitable);
-  beast::flat_buffer buffer;
-  http::response<http::string_body> res;
-  co_await http::async_read(stream, buffer, res, asio::use_awaitable);
-  co_return static_cast<int>(res.result_int());
 }
 
 }  // namespace
@@ -56,65 +35,11 @@ std::string webhookSignature(std::string_view secret, std::string_view body) {
 
 Result<int> postJson(const std::string& url, const std::vector<std::pair<std::string, std::string>>& headers,
                      const std::string& body, std::chrono::milliseconds timeout) {
-  auto parsed = boost::urls::parse_uri(url);
-  if (!parsed) return makeError("invalid URL " + url);
-  const bool tls = parsed->scheme() == "https";
-  if (!tls && parsed->scheme() != "http") return makeError("not an http(s) URL: " + url);
-  const std::string host(parsed->host());
-  const std::string port = parsed->has_port() ? std::string(parsed->port()) : (tls ? "443" : "80");
-  std::string target(parsed->encoded_path());
-  if (target.empty()) target = "/";
-  if (parsed->has_query()) target += "?" + std::string(parsed->encoded_query());
-
-  http::request<http::string_body> req{http::verb::post, target, 11};
-  req.set(http::field::host, host);
-  req.set(http::field::user_agent, "gatehouse");
-  req.set(http::field::content_type, "application/json");
-  for (const auto& [name, value] : headers) req.set(name, value);
-  req.body() = body;
-  req.prepare_payload();
-
-  asio::io_context io;
-  std::optional<int> status;
-  std::exception_ptr failure;
-  asio::co_spawn(
-      io,
-      [&]() -> asio::awaitable<void> {
-        net::tcp::resolver resolver(io);
-        const auto endpoints = co_await resolver.async_resolve(host, port, asio::use_awaitable);
-        if (!tls) {
-          beast::tcp_stream stream(io);
-          stream.expires_after(timeout);
-          co_await stream.async_connect(endpoints, asio::use_awaitable);
-          status = co_await exchange(stream, req);
-          co_return;
-        }
-        net::ssl::context ctx(net::ssl::context::tls_client);
-        ctx.set_default_verify_paths();
-        ctx.set_verify_mode(net::ssl::verify_peer);
-        beast::ssl_stream<beast::tcp_stream> stream(io, ctx);
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wold-style-cast"  // OpenSSL's macro casts
-        const bool sni = SSL_set_tlsext_host_name(stream.native_handle(), host.c_str()) == 1;
-#pragma GCC diagnostic pop
-        if (!sni) throw std::runtime_error("cannot set the TLS server name");
-        stream.set_verify_callback(net::ssl::host_name_verification(host));
-        beast::get_lowest_layer(stream).expires_after(timeout);
-        co_await beast::get_lowest_layer(stream).async_connect(endpoints, asio::use_awaitable);
-        co_await stream.async_handshake(net::ssl::stream_base::client, asio::use_awaitable);
-        status = co_await exchange(stream, req);
-      },
-      [&](std::exception_ptr e) { failure = e; });
-  io.run();
-  if (failure) {
-    try {
-      std::rethrow_exception(failure);
-    } catch (const std::exception& e) {
-      return makeError(e.what());
-    }
-  }
-  if (!status) return makeError("no answer");
-  return *status;
+  net::HttpRequest req{.method = "POST", .url = url, .headers = headers, .body = body, .timeout = timeout};
+  req.headers.emplace_back("Content-Type", "application/json");
+  auto res = net::httpRequest(req);
+  if (!res) return res.error();
+  return res->status;
 }
 
 Result<std::size_t> WebhookNotifier::deliverDue() {

@@ -23,6 +23,8 @@
 #include "gateway/server.h"
 #include "api/webhook_notifier.h"
 #include "policy/guardrails_config.h"
+#include "identity/oidc.h"
+#include "net/http_client.h"
 #include "net/tls_cert.h"
 #include "recording/event_log.h"
 #include "recording/indexer.h"
@@ -79,6 +81,7 @@ class GatewayRuntime final : public Runtime {
     if (!signing) return makeError("session tokens: " + signing.error().message);
     session_tokens_ = std::make_unique<identity::SessionTokens>(
         std::move(*signing), std::chrono::seconds(config_.session_token_ttl_s), *store_);
+    setupOidc();
     if (auto r = setupTls(); !r) return r;
     if (auto r = setupUpstreams(); !r) return r;
     if (auto r = setupNotifier(); !r) return r;
@@ -86,6 +89,7 @@ class GatewayRuntime final : public Runtime {
     ctx_.config = &config_;
     ctx_.store = store_.get();
     ctx_.session_tokens = session_tokens_.get();
+    ctx_.oidc = &oidc_;
     ctx_.metrics = &metrics_;
     ctx_.cancels = &cancels_;
     ctx_.client_tls = tls_.get();
@@ -95,7 +99,7 @@ class GatewayRuntime final : public Runtime {
     }
     if (config_.http_listener.enabled) {
       api::ApiContext api{.metrics = &metrics_, .store = store_.get(), .session_tokens = session_tokens_.get(),
-                          .recording_healthy = [this] {
+                          .oidc = &oidc_, .recording_healthy = [this] {
                             return std::all_of(logs_.begin(), logs_.end(), [](const auto& l) { return l->healthy(); });
                           }};
       http_ = std::make_unique<api::HttpServer>(config_.http_listener, std::move(api));
@@ -120,9 +124,26 @@ class GatewayRuntime final : public Runtime {
       notifier_thread_.request_stop();
       notifier_thread_.join();
     }
+    if (oidc_thread_.joinable()) {
+      oidc_thread_.request_stop();
+      oidc_thread_.join();
+    }
   }
 
  private:
+  // The configured OpenID providers, their keys fetched (at once, then when due) by a background thread: a
+  // provider that cannot be reached only has its tokens refused until it can.
+  void setupOidc() {
+    if (config_.oidc_providers.empty()) return;
+    for (const auto& p : config_.oidc_providers)
+      oidc_.add(std::make_unique<identity::OidcProvider>(
+          p, [](const std::string& url) { return net::httpGetBody(url, std::chrono::seconds(5)); }));
+    oidc_thread_ = std::jthread([this](std::stop_token stop) {
+      ::pthread_setname_np(::pthread_self(), "gh-oidc");
+      oidc_.runRefresher(stop);
+    });
+  }
+
   Result<void> setupTls() {
     fs::path cert = config_.tls_cert;
     fs::path key = config_.tls_key;
@@ -225,6 +246,8 @@ class GatewayRuntime final : public Runtime {
   core::Config config_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<identity::SessionTokens> session_tokens_;
+  identity::OidcProviders oidc_;
+  std::jthread oidc_thread_;
   std::vector<std::unique_ptr<recording::EventLog>> logs_;  // outlive the server, whose workers write them
   std::unique_ptr<recording::Indexer> indexer_;
   std::jthread indexer_thread_;

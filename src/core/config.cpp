@@ -361,8 +361,8 @@ Config parse(const YAML::Node& root, const fs::path& base) {
       const auto& n = oidc[i];
       OidcProviderConfig p;
       p.where = fmt::format("identity.oidc[{}]", i);
-      onlyKeys(n, p.where, {"name", "issuer", "client_id", "client_secret", "scopes", "audiences", "username_claim",
-                            "groups_claim", "group_map"});
+      onlyKeys(n, p.where, {"name", "issuer", "client_id", "cli_client_id", "client_secret", "scopes", "audiences",
+                            "username_claim", "groups_claim", "group_map"});
       if (!n["name"] || !n["issuer"] || !n["client_id"]) fail(p.where, "name, issuer and client_id are required");
       p.name = scalar(n["name"], p.where + ".name");
       p.where = "identity.oidc[" + p.name + "]";
@@ -371,6 +371,7 @@ Config parse(const YAML::Node& root, const fs::path& base) {
           !p.issuer.starts_with("http://localhost"))
         fail(p.where + ".issuer", "an issuer is an https:// URL (http:// only on the loopback, for tests)");
       p.client_id = scalar(n["client_id"], p.where + ".client_id");
+      p.cli_client_id = n["cli_client_id"] ? scalar(n["cli_client_id"], p.where + ".cli_client_id") : p.client_id;
       if (n["client_secret"]) p.client_secret = secretRef(n["client_secret"], p.where + ".client_secret", base);
       if (n["scopes"]) p.scopes = stringList(n["scopes"], p.where + ".scopes");
       if (n["audiences"]) p.audiences = stringList(n["audiences"], p.where + ".audiences");

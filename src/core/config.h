@@ -115,7 +115,10 @@ struct OidcProviderConfig {
   std::string where;  // YAML path, for messages
   std::string name;
   std::string issuer;     // exactly as the provider's tokens carry it in iss; discovery is at issuer + /.well-known/…
-  std::string client_id;  // tokens must be for it (aud), or for one of `audiences`
+  std::string client_id;  // tokens must be for it (aud), or for one of `audiences`; the web sign-in's client
+  // The public client `gatehouse login` uses (PKCE through a loopback redirect, or the device flow): a CLI holds
+  // no secret. Tokens for it are accepted too. Default: client_id.
+  std::string cli_client_id;
   std::optional<SecretRef> client_secret;  // for the code flow's token request
   std::vector<std::string> scopes{"openid", "profile", "email"};
   std::vector<std::string> audiences;  // more accepted aud values besides client_id

@@ -22,6 +22,7 @@ struct GatewayContext {
   const core::Config* config = nullptr;
   store::Store* store = nullptr;
   const identity::SessionTokens* session_tokens = nullptr;  // null: session tokens are not accepted
+  const identity::OidcProviders* oidc = nullptr;  // null: OIDC tokens are not accepted
   std::vector<recording::EventLog*> logs;  // one per worker, each used by its worker's thread only
   Metrics* metrics = nullptr;
   CancelRegistry* cancels = nullptr;

@@ -160,12 +160,22 @@ net::awaitable<void> PgSession::serve() {
   if (failure) std::rethrow_exception(failure);
 }
 
-Result<store::TokenInfo> PgSession::authenticate(std::string_view password) const {
-  auto who = identity::identifyPresented(*ctx_.store, ctx_.session_tokens, password, nowUs());
-  if (!who) return who.error();
+net::awaitable<Result<store::TokenInfo>> PgSession::authenticate(std::string password) const {
+  auto who = identity::identifyPresented(*ctx_.store, ctx_.session_tokens, ctx_.oidc, password, nowUs());
+  if (const auto* provider = who ? nullptr : identity::awaitingKeys(ctx_.oidc, password)) {
+    // An OIDC token signed with a key this gateway has not fetched yet (the provider rotated its keys): the
+    // refresher is fetching them. Wait for it on a timer, never blocking this worker, then try once more.
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    for (int i = 0; i < 250 && provider->refreshWanted(); ++i) {
+      timer.expires_after(std::chrono::milliseconds(20));
+      co_await timer.async_wait(net::use_awaitable);
+    }
+    who = identity::identifyPresented(*ctx_.store, ctx_.session_tokens, ctx_.oidc, password, nowUs());
+  }
+  if (!who) co_return who.error();
   if (who->user != user_)
-    return makeError(fmt::format("token {} belongs to '{}', not '{}'", who->id, who->user, user_));
-  return who;
+    co_return makeError(fmt::format("token {} belongs to '{}', not '{}'", who->id, who->user, user_));
+  co_return who;
 }
 
 net::awaitable<bool> PgSession::startup() {
@@ -265,8 +275,8 @@ net::awaitable<bool> PgSession::startup() {
       co_await refuse(pg::sqlstate::kProtocolViolation, "invalid password message: " + password.error().message);
       co_return false;
     }
-    // The password: a session token (a JWT the gateway signed) or a static access token.
-    auto token = authenticate(*password);
+    // The password: an OIDC token, a session token (a JWT the gateway signed) or a static access token.
+    auto token = co_await authenticate(std::string(*password));
     if (!token) {
       spdlog::info("session {}: token refused for user {}: {}", session_id_, user_, token.error().message);
       co_await refuse(pg::sqlstate::kInvalidPassword,

@@ -33,8 +33,8 @@ class PgSession : public std::enable_shared_from_this<PgSession> {
  private:
   net::awaitable<void> serve();
   net::awaitable<bool> startup();  // false: the connection ended during startup (cancel, refusal)
-  // Who the password (a session token or an access token) says the client is, for user_.
-  Result<store::TokenInfo> authenticate(std::string_view password) const;
+  // Who the password (an OIDC token, a session token or an access token) says the client is, for user_.
+  net::awaitable<Result<store::TokenInfo>> authenticate(std::string password) const;
   net::awaitable<void> relayClientToServer();
   net::awaitable<void> relayServerToClient();
   net::awaitable<void> refuse(std::string_view sqlstate, std::string_view message, std::string_view detail = {});

@@ -4,6 +4,9 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <chrono>
+
+#include <spdlog/spdlog.h>
 
 namespace gatehouse::identity {
 
@@ -57,12 +60,19 @@ std::string OidcProvider::endpoint(std::string_view name) const {
 }
 
 Result<void> OidcProvider::refresh(int64_t now_s) {
+  // Fetched without the lock: tokens keep being verified with the keys at hand meanwhile.
+  auto fetched = fetchKeys();
   std::lock_guard lock(mu_);
-  return refreshLocked(now_s);
+  attempted_at_s_ = now_s;
+  kid_refresh_wanted_ = false;
+  if (!fetched) return fetched.error();
+  discovery_ = std::move(fetched->first);
+  keys_ = std::move(fetched->second);
+  fetched_at_s_ = now_s;
+  return {};
 }
 
-Result<void> OidcProvider::refreshLocked(int64_t now_s) {
-  attempted_at_s_ = now_s;
+Result<std::pair<json::object, OidcProvider::Keys>> OidcProvider::fetchKeys() const {
   std::string base = config_.issuer;
   while (base.ends_with('/')) base.pop_back();
   auto body = fetch_(base + "/.well-known/openid-configuration");
@@ -81,7 +91,7 @@ Result<void> OidcProvider::refreshLocked(int64_t now_s) {
   if (!jwks) return jwks.error();
   const auto* list = jwks->if_contains("keys");
   if (!list || !list->is_array()) return makeError("JWKS: no keys array");
-  std::map<std::string, jws::Key, std::less<>> keys;
+  Keys keys;
   for (const auto& k : list->as_array()) {
     if (!k.is_object()) continue;
     // Keys of other types or uses (encryption keys, RS512...) are skipped, not fatal: a provider may publish them.
@@ -90,10 +100,19 @@ Result<void> OidcProvider::refreshLocked(int64_t now_s) {
     keys.insert_or_assign(key->kid(), std::move(*key));
   }
   if (keys.empty()) return makeError("JWKS: no usable signing key (RS256, ES256 or EdDSA)");
-  keys_ = std::move(keys);
-  discovery_ = std::move(*discovery);
-  fetched_at_s_ = now_s;
-  return {};
+  return std::pair{std::move(*discovery), std::move(keys)};
+}
+
+bool OidcProvider::refreshDue(int64_t now_s) const {
+  std::lock_guard lock(mu_);
+  if (kid_refresh_wanted_) return true;
+  if (keys_.empty()) return attempted_at_s_ == 0 || now_s - attempted_at_s_ >= kRetryS;
+  return now_s - fetched_at_s_ >= kScheduledRefreshS && now_s - attempted_at_s_ >= kUnknownKidRefreshS;
+}
+
+bool OidcProvider::refreshWanted() const {
+  std::lock_guard lock(mu_);
+  return kid_refresh_wanted_;
 }
 
 Result<OidcIdentity> OidcProvider::verify(std::string_view token, int64_t now_s) {
@@ -101,21 +120,28 @@ Result<OidcIdentity> OidcProvider::verify(std::string_view token, int64_t now_s)
   if (!parsed) return parsed.error();
   const auto kid = jws::kidOf(*parsed);
   std::optional<jws::Key> key;
+  bool wake = false;
   {
     std::lock_guard lock(mu_);
-    const bool stale = now_s - fetched_at_s_ >= kScheduledRefreshS;
-    const bool unknown = !keys_.contains(kid);
-    if ((stale || unknown) && now_s - attempted_at_s_ >= kUnknownKidRefreshS) {
-      if (auto r = refreshLocked(now_s); !r && keys_.empty()) return makeError(r.error().message);
-    }
+    if (keys_.empty()) return makeError("the provider's keys have not been fetched (is it reachable?)");
     auto it = keys_.find(kid);
     // A provider with one key may leave kid out of its tokens.
     if (it == keys_.end() && kid.empty() && keys_.size() == 1) it = keys_.begin();
-    if (it == keys_.end()) return makeError("unknown key id '" + kid + "' (not in the provider's JWKS)");
-    key = it->second;
+    if (it != keys_.end()) {
+      key = it->second;
+    } else if (!kid_refresh_wanted_ && now_s - attempted_at_s_ >= kUnknownKidRefreshS) {
+      // Perhaps the provider rotated its keys: ask the refresher, at most once a minute.
+      kid_refresh_wanted_ = wake = true;
+    }
+  }
+  if (!key) {
+    if (wake && wakeup_) wakeup_();
+    return makeError("unknown key id '" + kid + "' (not in the provider's JWKS)");
   }
   if (auto r = jws::verify(*parsed, *key); !r) return r.error();
   std::vector<std::string> audiences{config_.client_id};
+  if (!config_.cli_client_id.empty() && config_.cli_client_id != config_.client_id)
+    audiences.push_back(config_.cli_client_id);
   audiences.insert(audiences.end(), config_.audiences.begin(), config_.audiences.end());
   const jws::ClaimRules rules{.issuer = config_.issuer,
                               .audiences = audiences,
@@ -142,6 +168,17 @@ Result<OidcIdentity> OidcProvider::verify(std::string_view token, int64_t now_s)
   return out;
 }
 
+void OidcProviders::add(std::unique_ptr<OidcProvider> provider) {
+  provider->setWakeup([this] {
+    {
+      std::lock_guard lock(wake_mu_);
+      woken_ = true;
+    }
+    wake_.notify_all();
+  });
+  providers_.push_back(std::move(provider));
+}
+
 OidcProvider* OidcProviders::forToken(std::string_view token) const {
   auto parsed = jws::parse(token);
   if (!parsed) return nullptr;
@@ -155,6 +192,33 @@ OidcProvider* OidcProviders::byName(std::string_view name) const {
   for (const auto& p : providers_)
     if (p->config().name == name) return p.get();
   return nullptr;
+}
+
+}  // namespace gatehouse::identity
+
+namespace gatehouse::identity {
+
+void OidcProviders::runRefresher(std::stop_token stop) {
+  std::map<const OidcProvider*, bool> failing;
+  while (!stop.stop_requested()) {
+    const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+    for (const auto& p : providers_) {
+      if (!p->refreshDue(now_s)) continue;
+      auto r = p->refresh(now_s);
+      bool& was_failing = failing[p.get()];
+      if (!r && !was_failing)
+        spdlog::warn("oidc {}: cannot fetch the provider's keys (its tokens are refused until it can): {}",
+                     p->config().name, r.error().message);
+      if (r && was_failing) spdlog::info("oidc {}: the provider's keys are fetched again", p->config().name);
+      if (r) spdlog::debug("oidc {}: keys fetched", p->config().name);
+      was_failing = !r;
+    }
+    std::unique_lock lock(wake_mu_);
+    wake_.wait_for(lock, stop, std::chrono::seconds(1), [this] { return woken_; });
+    woken_ = false;
+  }
 }
 
 }  // namespace gatehouse::identity

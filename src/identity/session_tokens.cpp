@@ -5,8 +5,10 @@
 #include <openssl/sha.h>
 
 #include <array>
+#include <chrono>
 #include <fstream>
 #include <iterator>
+#include <thread>
 
 #include "core/files.h"
 #include "core/hex.h"
@@ -116,8 +118,17 @@ Result<VerifiedSessionToken> SessionTokens::verify(std::string_view token, int64
 }
 
 Result<store::TokenInfo> identifyPresented(store::Store& store, const SessionTokens* session_tokens,
-                                           std::string_view presented, int64_t now_us) {
+                                           const OidcProviders* oidc, std::string_view presented, int64_t now_us) {
   if (!looksLikeJwt(presented)) return identifyToken(store, presented);
+  if (auto* provider = oidc ? oidc->forToken(presented) : nullptr) {
+    auto who = provider->verify(presented, now_us / 1'000'000);
+    if (!who) return makeError("OIDC token from " + provider->config().name + ": " + who.error().message);
+    return store::TokenInfo{.id = "oidc:" + provider->config().name + ":" + who->subject,
+                            .user = who->username,
+                            .groups = who->groups,
+                            .created_at_us = 0,
+                            .revoked_at_us = std::nullopt};
+  }
   if (!session_tokens) return makeError("session tokens are not enabled on this gateway");
   auto verified = session_tokens->verify(presented, now_us);
   if (!verified) return verified.error();
@@ -126,6 +137,31 @@ Result<store::TokenInfo> identifyPresented(store::Store& store, const SessionTok
                           .groups = verified->identity.groups,
                           .created_at_us = verified->expires_at_us - session_tokens->ttl().count() * 1'000'000,
                           .revoked_at_us = std::nullopt};
+}
+
+namespace {
+int64_t nowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+OidcProvider* awaitingKeys(const OidcProviders* oidc, std::string_view presented) {
+  auto* provider = oidc ? oidc->forToken(presented) : nullptr;
+  return provider && provider->refreshWanted() ? provider : nullptr;
+}
+
+Result<store::TokenInfo> identifyPresentedWaiting(store::Store& store, const SessionTokens* session_tokens,
+                                                  const OidcProviders* oidc, std::string_view presented,
+                                                  std::chrono::milliseconds wait) {
+  auto who = identifyPresented(store, session_tokens, oidc, presented, nowMicros());
+  if (who) return who;
+  const auto* provider = awaitingKeys(oidc, presented);
+  if (!provider) return who;
+  const auto until = std::chrono::steady_clock::now() + wait;
+  while (provider->refreshWanted() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  return identifyPresented(store, session_tokens, oidc, presented, nowMicros());
 }
 
 Result<jws::Key> loadOrCreateSigningKey(const std::filesystem::path& path) {

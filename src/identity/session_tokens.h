@@ -14,6 +14,7 @@
 
 #include "core/result.h"
 #include "identity/jws.h"
+#include "identity/oidc.h"
 #include "store/store.h"
 
 namespace gatehouse::identity {
@@ -58,11 +59,22 @@ class SessionTokens {
   store::Store* store_;
 };
 
-// Who a presented secret (a PostgreSQL password, an HTTP bearer token) says its holder is: a session token when it
-// is shaped like a JWT (refused when `session_tokens` is null), else a static access token. Whoever it belongs
-// to: a listener that knows the user name checks it.
+// Who a presented secret (a PostgreSQL password, an HTTP bearer token) says its holder is. Shaped like a JWT: a
+// token of a configured OIDC provider when its iss names one (the user is its username claim), else a session
+// token (refused when `session_tokens` is null). Otherwise a static access token. Whoever it belongs to: a
+// listener that knows the user name checks it. Never fetches (see OidcProvider).
 Result<store::TokenInfo> identifyPresented(store::Store& store, const SessionTokens* session_tokens,
-                                           std::string_view presented, int64_t now_us);
+                                           const OidcProviders* oidc, std::string_view presented, int64_t now_us);
+
+// When identifyPresented refused an OIDC token because its key id is unknown and the provider's keys are being
+// fetched again: that provider (wait until its refreshWanted() clears, then try once more). Null otherwise.
+OidcProvider* awaitingKeys(const OidcProviders* oidc, std::string_view presented);
+
+// identifyPresented, waiting (blocking, at most `wait`) for such a fetch and trying once more. For threads that may
+// block (the HTTP API's pool); a gateway worker waits on a timer instead.
+Result<store::TokenInfo> identifyPresentedWaiting(store::Store& store, const SessionTokens* session_tokens,
+                                                  const OidcProviders* oidc, std::string_view presented,
+                                                  std::chrono::milliseconds wait);
 
 // Whether a presented secret is shaped like a JWT (three base64url parts) rather than a Gatehouse access token.
 bool looksLikeJwt(std::string_view secret);

@@ -80,46 +80,98 @@ TEST_F(Oidc, AValidTokenNamesTheUserAndMappedGroups) {
   EXPECT_EQ(who->expires_at_s, kNow + 300);
 }
 
-TEST_F(Oidc, KeysAreFetchedOnFirstUseAndAnotherAudienceOfTheConfigIsAccepted) {
+TEST_F(Oidc, KeysAreFetchedByTheRefresherNotByVerifyingAndAnotherAudienceIsAccepted) {
   auto c = claims();
   c["aud"] = json::array{"other", "gatehouse-api"};
-  EXPECT_TRUE(provider->verify(token(c, key1), kNow));
+  auto before = provider->verify(token(c, key1), kNow);
+  ASSERT_FALSE(before) << "verifying never fetches";
+  EXPECT_NE(before.error().message.find("not been fetched"), std::string::npos) << before.error().message;
+  EXPECT_TRUE(fetched.empty());
+  EXPECT_TRUE(provider->refreshDue(kNow));
+  ASSERT_TRUE(provider->refresh(kNow));
   EXPECT_EQ(fetched.size(), 2u) << "discovery, then the JWKS";
+  EXPECT_TRUE(provider->verify(token(c, key1), kNow));
   EXPECT_TRUE(provider->verify(token(claims(), key1), kNow + 1));
-  EXPECT_EQ(fetched.size(), 2u) << "cached";
+  EXPECT_FALSE(provider->refreshDue(kNow + 1)) << "cached";
 }
 
-TEST_F(Oidc, AnUnknownKidRefreshesAtMostOnceAMinute) {
+TEST_F(Oidc, AnUnknownKidAsksForARefreshAtMostOnceAMinute) {
   ASSERT_TRUE(provider->refresh(kNow));
-  // The provider rotates to key2, and a token signed with it arrives: the keys are fetched again.
+  int wakeups = 0;
+  provider->setWakeup([&] { ++wakeups; });
+  // The provider rotates to key2, and a token signed with it arrives.
   published = {key1, key2};
-  EXPECT_FALSE(provider->verify(token(claims(), key2), kNow + 30)) << "within a minute of the last fetch";
-  auto later = provider->verify(token(claims(), key2), kNow + 61);
-  ASSERT_TRUE(later) << later.error().message;
+  EXPECT_FALSE(provider->verify(token(claims(), key2), kNow + 30));
+  EXPECT_FALSE(provider->refreshWanted()) << "within a minute of the last fetch";
+  EXPECT_FALSE(provider->refreshDue(kNow + 30));
+  EXPECT_EQ(wakeups, 0);
+  auto first = provider->verify(token(claims(), key2), kNow + 61);
+  ASSERT_FALSE(first) << "the keys at hand do not have it yet";
+  EXPECT_NE(first.error().message.find("unknown key id 'k2'"), std::string::npos) << first.error().message;
+  EXPECT_TRUE(provider->refreshWanted());
+  EXPECT_EQ(wakeups, 1) << "the refresher is woken";
+  // What the refresher does; the caller then verifies again.
+  ASSERT_TRUE(provider->refreshDue(kNow + 61));
+  ASSERT_TRUE(provider->refresh(kNow + 61));
+  EXPECT_FALSE(provider->refreshWanted());
+  auto again = provider->verify(token(claims(), key2), kNow + 61);
+  ASSERT_TRUE(again) << again.error().message;
   // Made-up key ids do not make the gateway fetch again and again.
-  const auto before = fetched.size();
+  const auto fetches = fetched.size();
   auto forged = *jws::Key::generateEd25519("made-up");
   for (int i = 0; i < 20; ++i) {
     auto r = provider->verify(token(claims(), forged), kNow + 62 + i);
     ASSERT_FALSE(r);
     EXPECT_NE(r.error().message.find("unknown key id"), std::string::npos) << r.error().message;
+    EXPECT_FALSE(provider->refreshDue(kNow + 62 + i));
   }
-  EXPECT_EQ(fetched.size(), before);
+  EXPECT_EQ(fetched.size(), fetches);
+  EXPECT_EQ(wakeups, 1);
 }
 
 TEST_F(Oidc, KeysAreRefetchedOnSchedule) {
   ASSERT_TRUE(provider->refresh(kNow));
   published = {key2};  // key1 withdrawn
+  EXPECT_FALSE(provider->refreshDue(kNow + 100));
   EXPECT_TRUE(provider->verify(token(claims(), key1), kNow + 100)) << "cached for now";
+  ASSERT_TRUE(provider->refreshDue(kNow + OidcProvider::kScheduledRefreshS));
+  ASSERT_TRUE(provider->refresh(kNow + OidcProvider::kScheduledRefreshS));
   auto after = provider->verify(token(claims(), key1), kNow + OidcProvider::kScheduledRefreshS + 1);
   ASSERT_FALSE(after) << "a withdrawn key stops working once the JWKS is fetched again";
 }
 
-TEST_F(Oidc, AnUnreachableProviderRefusesTokens) {
+TEST_F(Oidc, AnUnreachableProviderRefusesTokensAndIsTriedAgain) {
   fail_fetch = true;
-  auto r = provider->verify(token(claims(), key1), kNow);
+  auto r = provider->refresh(kNow);
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message.find("discovery"), std::string::npos) << r.error().message;
+  EXPECT_FALSE(provider->verify(token(claims(), key1), kNow));
+  EXPECT_FALSE(provider->refreshDue(kNow + OidcProvider::kRetryS - 1));
+  EXPECT_TRUE(provider->refreshDue(kNow + OidcProvider::kRetryS));
+  // Keys already fetched stay in use while the provider is unreachable.
+  fail_fetch = false;
+  ASSERT_TRUE(provider->refresh(kNow + OidcProvider::kRetryS));
+  fail_fetch = true;
+  EXPECT_FALSE(provider->refresh(kNow + 200));
+  EXPECT_TRUE(provider->verify(token(claims(), key1), kNow + 200));
+}
+
+TEST_F(Oidc, TokensForTheCliClientAreAccepted) {
+  core::OidcProviderConfig c = provider->config();
+  c.cli_client_id = "gatehouse-login";
+  OidcProvider with_cli(c, [this](const std::string& url) -> Result<std::string> {
+    if (url.ends_with("openid-configuration"))
+      return json::serialize(json::object{{"issuer", kIssuer}, {"jwks_uri", kIssuer + "/certs"}});
+    return json::serialize(json::object{{"keys", json::array{key1.publicJwk()}}});
+  });
+  ASSERT_TRUE(with_cli.refresh(kNow));
+  auto cl = claims();
+  cl["aud"] = "gatehouse-login";
+  EXPECT_TRUE(with_cli.verify(token(cl, key1), kNow));
+  ASSERT_TRUE(provider->refresh(kNow));
+  auto other = provider->verify(token(cl, key1), kNow);
+  ASSERT_FALSE(other) << "not configured: another audience";
+  EXPECT_NE(other.error().message.find("aud"), std::string::npos) << other.error().message;
 }
 
 TEST_F(Oidc, ADiscoveryDocumentForAnotherIssuerIsRefused) {
