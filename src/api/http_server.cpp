@@ -195,6 +195,59 @@ Response tokenApi(const Request& req, const ApiContext& ctx) {
               v, ka);
 }
 
+// POST /api/token/revoke with `Authorization: Bearer SESSION_TOKEN`: the token revokes itself (`gatehouse logout`).
+Response revokeSelfApi(const Request& req, const ApiContext& ctx) {
+  const auto v = req.version();
+  const auto ka = req.keep_alive();
+  if (req.method() != http::verb::post) return json(http::status::method_not_allowed, {{"error", "use POST"}}, v, ka);
+  if (!ctx.store || !ctx.session_tokens)
+    return json(http::status::service_unavailable, {{"error", "session tokens are not enabled"}}, v, ka);
+  const auto presented = bearer(req);
+  if (!presented) return unauthorized(req, "send the session token as Authorization: Bearer TOKEN");
+  auto verified = ctx.session_tokens->verify(*presented, nowUs());
+  if (!verified) {
+    spdlog::info("api: revocation refused: {}", verified.error().message);
+    return unauthorized(req, "the token was refused");
+  }
+  if (auto r = ctx.store->revokeSessionToken(verified->id); !r)
+    return json(http::status::service_unavailable, {{"error", "cannot revoke: " + r.error().message}}, v, ka);
+  spdlog::info("api: session token {} of {} revoked by its holder", verified->id, verified->identity.subject);
+  return json(http::status::ok, {{"revoked", verified->id}}, v, ka);
+}
+
+// GET /api/whoami: who the bearer token says the caller is.
+Response whoamiApi(const Request& req, const ApiContext& ctx) {
+  const auto v = req.version();
+  const auto ka = req.keep_alive();
+  if (req.method() != http::verb::get) return json(http::status::method_not_allowed, {{"error", "use GET"}}, v, ka);
+  if (!ctx.store) return json(http::status::service_unavailable, {{"error", "no store"}}, v, ka);
+  auto who_or = caller(req, ctx);
+  if (auto* res = std::get_if<Response>(&who_or)) return std::move(*res);
+  const auto& who = std::get<store::TokenInfo>(who_or);
+  boost::json::array groups;
+  for (const auto& g : who.groups) groups.emplace_back(g);
+  return json(http::status::ok, {{"subject", who.user}, {"groups", std::move(groups)}, {"token_id", who.id}}, v, ka);
+}
+
+// GET /api/auth/providers: what `gatehouse login` needs to sign in with each configured OpenID provider (its
+// public client). Public: nothing here is secret.
+Response providersApi(const Request& req, const ApiContext& ctx) {
+  const auto v = req.version();
+  const auto ka = req.keep_alive();
+  if (req.method() != http::verb::get) return json(http::status::method_not_allowed, {{"error", "use GET"}}, v, ka);
+  boost::json::array out;
+  static const std::vector<std::unique_ptr<identity::OidcProvider>> kNone;
+  for (const auto& p : ctx.oidc ? ctx.oidc->all() : kNone) {
+    boost::json::array scopes;
+    for (const auto& s : p->config().scopes) scopes.emplace_back(s);
+    out.push_back(boost::json::object{{"name", p->config().name},
+                                      {"issuer", p->config().issuer},
+                                      {"client_id", p->config().cli_client_id},
+                                      {"scopes", std::move(scopes)}});
+  }
+  return json(http::status::ok, {{"oidc", std::move(out)}}, v, ka);
+}
+
 }  // namespace
 
 Response handleRequest(const Request& req, const ApiContext& ctx) {
@@ -219,6 +272,9 @@ Response handleRequest(const Request& req, const ApiContext& ctx) {
     return res;
   }
   if (path == "/api/token") return tokenApi(req, ctx);
+  if (path == "/api/token/revoke") return revokeSelfApi(req, ctx);
+  if (path == "/api/whoami") return whoamiApi(req, ctx);
+  if (path == "/api/auth/providers") return providersApi(req, ctx);
   if (path == "/api/reviews" || path.starts_with("/api/reviews/")) {
     const auto q = target.find('?');
     return reviewsApi(req, path, q == std::string_view::npos ? std::string_view() : target.substr(q + 1), ctx);
