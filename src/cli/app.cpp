@@ -13,6 +13,7 @@
 
 #include "cli/demo.h"
 #include "cli/identity_commands.h"
+#include "cli/login_commands.h"
 #include "cli/record_commands.h"
 #include "cli/runtime.h"
 #include "core/config.h"
@@ -165,7 +166,25 @@ int run(int argc, char** argv) {
   demo_cmd->add_option("--http-port", demo.http_port, "Gateway HTTP port (0: any free port)")->capture_default_str();
   demo_cmd->callback([&] { rc = runDemo(demo); });
 
-  auto* token = app.add_subcommand("token", "Static access tokens (until OIDC sign-in lands)");
+  LoginOptions login;
+  int login_timeout_s = 300;
+  auto* login_cmd = app.add_subcommand("login", "Sign in with the gateway's OpenID provider; keeps a session token");
+  login_cmd->add_option("--gateway", login.gateway, "The gateway's HTTP API (default $GATEHOUSE_URL, else http://127.0.0.1:18080)");
+  login_cmd->add_option("--provider", login.provider, "The provider's name, when the gateway has several");
+  login_cmd->add_flag("--device", login.device, "Device flow: sign in on another device (for machines without a browser)");
+  login_cmd->add_flag("--no-browser", login.no_browser, "Print the sign-in URL without opening a browser");
+  login_cmd->add_option("--ca", login.ca_file, "CA certificate to trust for an https gateway");
+  login_cmd->add_option("--timeout", login_timeout_s, "Seconds to wait for the sign-in")->capture_default_str();
+  login_cmd->callback([&] {
+    login.timeout = std::chrono::seconds(login_timeout_s);
+    rc = runLogin(login);
+  });
+  app.add_subcommand("logout", "Revoke and forget the session token `login` keeps")->callback([&] { rc = runLogout(); });
+  auto* whoami = app.add_subcommand("whoami", "Who you are signed in as: identity, groups, expiry");
+  whoami->add_flag("--json", json, "JSON output");
+  whoami->callback([&] { rc = runWhoami(json); });
+
+  auto* token = app.add_subcommand("token", "Access tokens, session tokens, and the one you are signed in with");
   token->require_subcommand(1);
   std::string user;
   std::string groups;
@@ -184,6 +203,9 @@ int run(int argc, char** argv) {
   list->callback([&] {
     auto cfg = config(config_path);
     rc = cfg ? runTokenList(*cfg, json) : 2;
+  });
+  token->add_subcommand("show", "Print the session token `gatehouse login` keeps (for PGPASSWORD)")->callback([&] {
+    rc = runTokenShow();
   });
   std::string token_id;
   bool all_tokens = false;
