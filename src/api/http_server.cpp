@@ -8,6 +8,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/json.hpp>
 #include <fmt/format.h>
 #include <prometheus/text_serializer.h>
@@ -19,6 +20,7 @@
 #include <variant>
 
 #include "api/review_json.h"
+#include "api/web_signin.h"
 #include "core/time_format.h"
 #include "identity/service_accounts.h"
 #include "identity/tokens.h"
@@ -62,10 +64,22 @@ std::optional<std::string_view> bearer(const Request& req) {
   return value.substr(kBearer.size());
 }
 
-// The caller, from `Authorization: Bearer TOKEN` (an access token or a session token); else the 401 to send.
+// The caller, from `Authorization: Bearer TOKEN` (an access token, a session token or an OIDC token), else from
+// the web sign-in's session cookie (then a request other than GET must carry the CSRF header); else the 401 to send.
 std::variant<store::TokenInfo, Response> caller(const Request& req, const ApiContext& ctx) {
-  const auto presented = bearer(req);
-  if (!presented) return unauthorized(req, "send your access token as Authorization: Bearer TOKEN");
+  std::optional<std::string> presented;
+  if (auto b = bearer(req)) presented = std::string(*b);
+  else if (auto c = cookieValue(req, WebSignIn::kSessionCookie)) {
+    if (req.method() != http::verb::get && req.method() != http::verb::head &&
+        req.find(WebSignIn::kCsrfHeader) == req.end())
+      return json(http::status::forbidden,
+                  {{"error", "a cookie session must send the " + std::string(WebSignIn::kCsrfHeader) + " header"}},
+                  req.version(), req.keep_alive());
+    // Only a session token can be a cookie: nothing else is ever set as one.
+    if (!identity::looksLikeJwt(*c)) return unauthorized(req, "sign in again");
+    presented = std::move(*c);
+  }
+  if (!presented) return unauthorized(req, "send your access token as Authorization: Bearer TOKEN, or sign in");
   auto who = identity::identifyPresentedWaiting(*ctx.store, ctx.session_tokens, ctx.oidc, *presented, kKeyWait);
   if (!who) {
     spdlog::info("api: token refused: {}", who.error().message);
@@ -275,6 +289,14 @@ Response handleRequest(const Request& req, const ApiContext& ctx) {
   if (path == "/api/token/revoke") return revokeSelfApi(req, ctx);
   if (path == "/api/whoami") return whoamiApi(req, ctx);
   if (path == "/api/auth/providers") return providersApi(req, ctx);
+  if (path == "/api/auth/login" || path == "/api/auth/callback" || path == "/api/auth/logout") {
+    if (!ctx.web_signin)
+      return json(http::status::service_unavailable, {{"error", "web sign-in is not configured (identity.oidc)"}},
+                  req.version(), req.keep_alive());
+    if (path == "/api/auth/login") return ctx.web_signin->login(req);
+    if (path == "/api/auth/callback") return ctx.web_signin->callback(req);
+    return ctx.web_signin->logout(req);
+  }
   if (path == "/api/reviews" || path.starts_with("/api/reviews/")) {
     const auto q = target.find('?');
     return reviewsApi(req, path, q == std::string_view::npos ? std::string_view() : target.substr(q + 1), ctx);
@@ -283,7 +305,8 @@ Response handleRequest(const Request& req, const ApiContext& ctx) {
               req.keep_alive());
 }
 
-HttpServer::HttpServer(const core::Listener& listener, ApiContext ctx) : listener_(listener), ctx_(std::move(ctx)) {}
+HttpServer::HttpServer(const core::Listener& listener, ApiContext ctx, net::ssl::context* tls)
+    : listener_(listener), ctx_(std::move(ctx)), tls_(tls) {}
 
 HttpServer::~HttpServer() { stop(); }
 
@@ -328,30 +351,45 @@ net::awaitable<void> HttpServer::acceptLoop() {
   }
 }
 
-net::awaitable<void> HttpServer::serveConnection(net::tcp::socket socket) {
-  beast::tcp_stream stream(std::move(socket));
+template <class Stream>
+net::awaitable<void> HttpServer::serveRequests(Stream& stream, beast::tcp_stream& lowest) {
   beast::flat_buffer buffer;
+  for (;;) {
+    lowest.expires_after(std::chrono::seconds(30));
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(16 * 1024);
+    parser.body_limit(1024 * 1024);
+    co_await http::async_read(stream, buffer, parser, net::use_awaitable);
+    // Handlers may block (an OIDC token waiting for its provider's keys, the sign-in's call to a provider): they
+    // run on the pool, and this thread goes on serving the other connections.
+    auto res = co_await asio::co_spawn(
+        pool_, [&]() -> net::awaitable<Response> { co_return handleRequest(parser.get(), ctx_); }, net::use_awaitable);
+    const bool keep = res.keep_alive();
+    co_await http::async_write(stream, res, net::use_awaitable);
+    if (!keep) break;
+  }
+}
+
+net::awaitable<void> HttpServer::serveConnection(net::tcp::socket socket) {
   try {
-    for (;;) {
-      stream.expires_after(std::chrono::seconds(30));
-      http::request_parser<http::string_body> parser;
-      parser.header_limit(16 * 1024);
-      parser.body_limit(1024 * 1024);
-      co_await http::async_read(stream, buffer, parser, net::use_awaitable);
-      // Handlers may block (an OIDC token waiting for its provider's keys, the sign-in's call to a provider): they
-      // run on the pool, and this thread goes on serving the other connections.
-      auto res = co_await asio::co_spawn(
-          pool_, [&]() -> net::awaitable<Response> { co_return handleRequest(parser.get(), ctx_); }, net::use_awaitable);
-      const bool keep = res.keep_alive();
-      co_await http::async_write(stream, res, net::use_awaitable);
-      if (!keep) break;
+    if (!tls_) {
+      beast::tcp_stream stream(std::move(socket));
+      co_await serveRequests(stream, stream);
+      net::error_code ec;
+      stream.socket().shutdown(net::tcp::socket::shutdown_send, ec);
+      co_return;
     }
+    beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *tls_);
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(10));
+    co_await stream.async_handshake(net::ssl::stream_base::server, net::use_awaitable);
+    co_await serveRequests(stream, beast::get_lowest_layer(stream));
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+    net::error_code ec;
+    co_await stream.async_shutdown(asio::redirect_error(net::use_awaitable, ec));
   } catch (const boost::system::system_error& e) {
     if (e.code() != http::error::end_of_stream && e.code() != beast::error::timeout)
       spdlog::debug("http: connection ended: {}", e.code().message());
   }
-  net::error_code ec;
-  stream.socket().shutdown(net::tcp::socket::shutdown_send, ec);
 }
 
 }  // namespace gatehouse::api

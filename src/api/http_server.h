@@ -10,6 +10,7 @@
 #include <thread>
 
 #include <boost/asio/thread_pool.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -22,6 +23,8 @@
 
 namespace gatehouse::api {
 
+class WebSignIn;
+
 namespace http = boost::beast::http;
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
@@ -31,6 +34,7 @@ struct ApiContext {
   store::Store* store = nullptr;  // reviews; null: the review endpoints answer 503
   identity::SessionTokens* session_tokens = nullptr;  // POST /api/token; null: it answers 503
   const identity::OidcProviders* oidc = nullptr;  // tokens of these providers are accepted; null: none
+  WebSignIn* web_signin = nullptr;  // /api/auth/login, callback, logout; null: they answer 503
   std::function<bool()> recording_healthy;  // false: the event log cannot be written
 };
 
@@ -38,7 +42,8 @@ Response handleRequest(const Request& request, const ApiContext& ctx);
 
 class HttpServer {
  public:
-  HttpServer(const core::Listener& listener, ApiContext ctx);
+  // tls: HTTPS with this context; null: plain HTTP.
+  HttpServer(const core::Listener& listener, ApiContext ctx, net::ssl::context* tls = nullptr);
   ~HttpServer();
   Result<void> start();
   uint16_t port() const { return port_; }
@@ -47,9 +52,12 @@ class HttpServer {
  private:
   net::awaitable<void> acceptLoop();
   net::awaitable<void> serveConnection(net::tcp::socket socket);
+  template <class Stream>
+  net::awaitable<void> serveRequests(Stream& stream, boost::beast::tcp_stream& lowest);
 
   core::Listener listener_;
   ApiContext ctx_;
+  net::ssl::context* tls_ = nullptr;
   net::asio::io_context io_{1};
   net::asio::thread_pool pool_{4};  // runs the handlers, which may block
   std::unique_ptr<net::tcp::acceptor> acceptor_;

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "api/http_server.h"
+#include "api/web_signin.h"
 #include "gateway/context.h"
 #include "gateway/server.h"
 #include "api/webhook_notifier.h"
@@ -81,7 +82,7 @@ class GatewayRuntime final : public Runtime {
     if (!signing) return makeError("session tokens: " + signing.error().message);
     session_tokens_ = std::make_unique<identity::SessionTokens>(
         std::move(*signing), std::chrono::seconds(config_.session_token_ttl_s), *store_);
-    setupOidc();
+    if (auto r = setupOidc(); !r) return r;
     if (auto r = setupTls(); !r) return r;
     if (auto r = setupUpstreams(); !r) return r;
     if (auto r = setupNotifier(); !r) return r;
@@ -99,10 +100,11 @@ class GatewayRuntime final : public Runtime {
     }
     if (config_.http_listener.enabled) {
       api::ApiContext api{.metrics = &metrics_, .store = store_.get(), .session_tokens = session_tokens_.get(),
-                          .oidc = &oidc_, .recording_healthy = [this] {
+                          .oidc = &oidc_, .web_signin = web_signin_.get(), .recording_healthy = [this] {
                             return std::all_of(logs_.begin(), logs_.end(), [](const auto& l) { return l->healthy(); });
                           }};
-      http_ = std::make_unique<api::HttpServer>(config_.http_listener, std::move(api));
+      http_ = std::make_unique<api::HttpServer>(config_.http_listener, std::move(api),
+                                                config_.http_listener.tls ? tls_.get() : nullptr);
       if (auto r = http_->start(); !r) return r;
     }
     return {};
@@ -133,15 +135,31 @@ class GatewayRuntime final : public Runtime {
  private:
   // The configured OpenID providers, their keys fetched (at once, then when due) by a background thread: a
   // provider that cannot be reached only has its tokens refused until it can.
-  void setupOidc() {
-    if (config_.oidc_providers.empty()) return;
-    for (const auto& p : config_.oidc_providers)
+  // The web sign-in uses each provider's client secret (a confidential client), resolved here.
+  Result<void> setupOidc() {
+    if (config_.oidc_providers.empty()) return {};
+    std::optional<vault::MasterKey> master;
+    std::map<std::string, std::string> secrets;
+    for (const auto& p : config_.oidc_providers) {
       oidc_.add(std::make_unique<identity::OidcProvider>(
           p, [](const std::string& url) { return net::httpGetBody(url, std::chrono::seconds(5)); }));
+      if (!p.client_secret) continue;
+      if (config_.master_key && !master) {
+        auto k = vault::loadMasterKey(*config_.master_key);
+        if (!k) return makeError("vault.master_key: " + k.error().message);
+        master = std::move(*k);
+      }
+      auto secret = vault::resolveSecret(*p.client_secret, master ? &*master : nullptr);
+      if (!secret) return makeError(p.where + ".client_secret: " + secret.error().message);
+      secrets[p.name] = std::move(*secret);
+    }
+    web_signin_ = std::make_unique<api::WebSignIn>(config_.http_listener, oidc_, *session_tokens_, *store_,
+                                                   std::move(secrets));
     oidc_thread_ = std::jthread([this](std::stop_token stop) {
       ::pthread_setname_np(::pthread_self(), "gh-oidc");
       oidc_.runRefresher(stop);
     });
+    return {};
   }
 
   Result<void> setupTls() {
@@ -247,6 +265,7 @@ class GatewayRuntime final : public Runtime {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<identity::SessionTokens> session_tokens_;
   identity::OidcProviders oidc_;
+  std::unique_ptr<api::WebSignIn> web_signin_;
   std::jthread oidc_thread_;
   std::vector<std::unique_ptr<recording::EventLog>> logs_;  // outlive the server, whose workers write them
   std::unique_ptr<recording::Indexer> indexer_;

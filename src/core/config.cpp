@@ -118,11 +118,19 @@ SecretRef secretRef(const YAML::Node& node, const std::string& where, const fs::
   return ref;
 }
 
-Listener listener(const YAML::Node& node, const std::string& where, Listener defaults) {
-  onlyKeys(node, where, {"address", "port", "enabled"});
+Listener listener(const YAML::Node& node, const std::string& where, Listener defaults, bool http) {
+  if (http) onlyKeys(node, where, {"address", "port", "enabled", "tls", "public_url"});
+  else onlyKeys(node, where, {"address", "port", "enabled"});
   if (node["address"]) defaults.address = scalar(node["address"], where + ".address");
   if (node["port"]) defaults.port = number<uint16_t>(node["port"], where + ".port", 0, 65535);
   if (node["enabled"]) defaults.enabled = boolean(node["enabled"], where + ".enabled");
+  if (node["tls"]) defaults.tls = boolean(node["tls"], where + ".tls");
+  if (node["public_url"]) {
+    defaults.public_url = scalar(node["public_url"], where + ".public_url");
+    while (defaults.public_url.ends_with('/')) defaults.public_url.pop_back();
+    if (!defaults.public_url.starts_with("https://") && !defaults.public_url.starts_with("http://"))
+      fail(where + ".public_url", "expected an http(s):// URL");
+  }
   return defaults;
 }
 
@@ -312,8 +320,8 @@ Config parse(const YAML::Node& root, const fs::path& base) {
   cfg.data_dir = root["data_dir"] ? path(root["data_dir"], "data_dir", base) : (base / "gatehouse-data");
   if (const auto l = root["listeners"]) {
     onlyKeys(l, "listeners", {"postgres", "http"});
-    if (l["postgres"]) cfg.postgres_listener = listener(l["postgres"], "listeners.postgres", cfg.postgres_listener);
-    if (l["http"]) cfg.http_listener = listener(l["http"], "listeners.http", cfg.http_listener);
+    if (l["postgres"]) cfg.postgres_listener = listener(l["postgres"], "listeners.postgres", cfg.postgres_listener, false);
+    if (l["http"]) cfg.http_listener = listener(l["http"], "listeners.http", cfg.http_listener, true);
   }
   if (root["workers"]) cfg.workers = number<unsigned>(root["workers"], "workers", 0, 256);
   if (const auto tls = root["tls"]) {

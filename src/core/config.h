@@ -108,6 +108,9 @@ struct Listener {
   std::string address = "127.0.0.1";
   uint16_t port = 0;  // 0 = pick a free port (tests)
   bool enabled = true;
+  // The HTTP listener only:
+  bool tls = false;        // HTTPS with the gateway's certificate (tls.cert/key, else the generated one)
+  std::string public_url;  // how browsers reach it (the web sign-in's redirect); empty: from the Host header
 };
 
 // An OpenID Connect provider people sign in with (identity.oidc[]).

@@ -165,6 +165,7 @@ Result<OidcIdentity> OidcProvider::verify(std::string_view token, int64_t now_s)
   }
   const auto* exp = parsed->claims.if_contains("exp");
   out.expires_at_s = exp && exp->is_int64() ? exp->as_int64() : 0;
+  out.nonce = stringAt(parsed->claims, "nonce");
   return out;
 }
 

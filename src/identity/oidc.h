@@ -39,6 +39,7 @@ struct OidcIdentity {
   std::string username;  // the username claim: what the client logs in as
   std::vector<std::string> groups;  // after the group map
   int64_t expires_at_s = 0;
+  std::string nonce;  // for a client to match its own request
 };
 
 class OidcProvider {

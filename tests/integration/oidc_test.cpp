@@ -206,6 +206,13 @@ TEST_F(Oidc, DeviceFlowAndGroupsDecideAccess) {
   }
 }
 
+TEST_F(Oidc, WebSignInNeedsHttps) {
+  auto r = gateway().http("/api/auth/login");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->status, 503) << "this gateway's HTTP listener is plain HTTP: no session cookie over it";
+  EXPECT_NE(r->body.find("HTTPS"), std::string::npos) << r->body;
+}
+
 TEST_F(Oidc, AWrongPasswordInTheBrowserSignsNobodyIn) {
   TempDir home;
   auto login = loginInBrowser(home.path(), OidcUser{"alice", "wrong", "", {}}, {"--timeout", "8"});

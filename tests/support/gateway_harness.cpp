@@ -1,6 +1,8 @@
 // GatewayHarness: the gatehouse binary as a child process, configured through a generated gatehouse.yaml.
 #include "support/gateway_harness.h"
 
+#include "net/http_client.h"
+
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -74,7 +76,7 @@ fs::path GatewayHarness::recordingDir() const {
 Result<void> GatewayHarness::writeConfig() {
   auto pg_port = devtools::pickFreePort();
   if (!pg_port) return pg_port.error();
-  auto http_port = devtools::pickFreePort();
+  auto http_port = options_.http_port != 0 ? Result<uint16_t>(options_.http_port) : devtools::pickFreePort();
   if (!http_port) return http_port.error();
   pg_port_ = *pg_port;
   http_port_ = *http_port;
@@ -84,7 +86,7 @@ Result<void> GatewayHarness::writeConfig() {
     << "data_dir: " << yamlQuote(dataDir().string()) << "\n"
     << "listeners:\n"
     << "  postgres: { address: 127.0.0.1, port: " << pg_port_ << " }\n"
-    << "  http: { address: 127.0.0.1, port: " << http_port_ << " }\n"
+    << "  http: { address: 127.0.0.1, port: " << http_port_ << (options_.http_tls ? ", tls: true" : "") << " }\n"
     << "workers: " << options_.workers << "\n"
     << "recording: { dir: " << yamlQuote(recordingDir().string())
     << ", fsync: " << (options_.recording_fsync ? "true" : "false")
@@ -270,7 +272,13 @@ std::string GatewayHarness::conninfo(const std::string& user, const std::string&
 }
 
 Result<HttpResponse> GatewayHarness::http(const std::string& target) const {
-  return httpGet("127.0.0.1", http_port_, target);
+  if (!options_.http_tls) return httpGet("127.0.0.1", http_port_, target);
+  // HTTPS with the certificate the gateway generated in its data directory.
+  auto r = net::httpRequest({.method = "GET",
+                             .url = "https://127.0.0.1:" + std::to_string(http_port_) + target,
+                             .ca_file = dataDir() / "tls" / "gateway.crt"});
+  if (!r) return r.error();
+  return HttpResponse{.status = r->status, .body = r->body, .headers = {}};
 }
 
 }  // namespace gatehouse::testing

@@ -46,6 +46,8 @@ struct GatewayOptions {
   bool recording_fsync = false;
   std::string recording_segment_size;  // empty: the default
   std::string extra_yaml;  // appended verbatim to the top level
+  uint16_t http_port = 0;  // 0: a free one is picked
+  bool http_tls = false;   // HTTPS on the HTTP listener (the generated certificate)
   std::chrono::milliseconds start_timeout{30000};
 };
 

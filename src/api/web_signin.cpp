@@ -1,0 +1,252 @@
+// Web sign-in with an OpenID provider; see web_signin.h.
+#include "api/web_signin.h"
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include <array>
+#include <boost/json.hpp>
+#include <boost/url/parse.hpp>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include "core/hex.h"
+#include "identity/oauth.h"
+#include "net/http_client.h"
+
+namespace gatehouse::api {
+
+namespace {
+
+namespace http = boost::beast::http;
+namespace oauth = identity::oauth;
+using Request = WebSignIn::Request;
+using Response = WebSignIn::Response;
+
+int64_t nowS() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+Response jsonError(const Request& req, http::status status, std::string message) {
+  Response res{status, req.version()};
+  res.set(http::field::content_type, "application/json");
+  res.set(http::field::cache_control, "no-store");
+  res.keep_alive(req.keep_alive());
+  res.body() = boost::json::serialize(boost::json::object{{"error", std::move(message)}});
+  res.prepare_payload();
+  return res;
+}
+
+Response redirectTo(const Request& req, const std::string& location) {
+  Response res{http::status::found, req.version()};
+  res.set(http::field::location, location);
+  res.set(http::field::cache_control, "no-store");
+  res.keep_alive(req.keep_alive());
+  res.prepare_payload();
+  return res;
+}
+
+std::string sha256Hex(std::string_view s) {
+  std::array<unsigned char, SHA256_DIGEST_LENGTH> d{};
+  SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), d.data());
+  return core::toHex(d.data(), d.size());
+}
+
+std::string cookie(std::string_view name, std::string_view value, int64_t max_age_s) {
+  // __Host- cookies: Secure, Path=/, no Domain (RFC 6265bis §4.1.3.2), so no subdomain can set or read them.
+  return std::string(name) + "=" + std::string(value) + "; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=" +
+         std::to_string(max_age_s);
+}
+
+// A return_to that stays on this site: a path, never "//host" or a scheme.
+std::string safeReturnTo(std::string_view v) {
+  if (v.empty() || v.front() != '/' || v.starts_with("//") || v.starts_with("/\\")) return "/";
+  for (char c : v)
+    if (static_cast<unsigned char>(c) < 0x20 || c == '\\') return "/";
+  return std::string(v);
+}
+
+std::string base64(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+std::string queryParam(const Request& req, std::string_view name) {
+  const std::string_view target(req.target().data(), req.target().size());
+  auto url = boost::urls::parse_origin_form(target);
+  if (!url) return {};
+  for (const auto& p : url->params())
+    if (p.key == name) return p.value;
+  return {};
+}
+
+}  // namespace
+
+std::optional<std::string> cookieValue(const Request& req, std::string_view name) {
+  for (auto it = req.find(http::field::cookie); it != req.end() && it->name() == http::field::cookie; ++it) {
+    std::string_view header(it->value().data(), it->value().size());
+    while (!header.empty()) {
+      const auto semi = header.find(';');
+      auto pair = header.substr(0, semi);
+      header = semi == std::string_view::npos ? std::string_view() : header.substr(semi + 1);
+      while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+      const auto eq = pair.find('=');
+      if (eq != std::string_view::npos && pair.substr(0, eq) == name) return std::string(pair.substr(eq + 1));
+    }
+  }
+  return std::nullopt;
+}
+
+std::string WebSignIn::redirectUri(const Request& req) const {
+  if (!listener_.public_url.empty())
+    return listener_.public_url.starts_with("https://") ? listener_.public_url + "/api/auth/callback" : "";
+  if (!listener_.tls) return "";
+  // From the Host header: a forged one only sends the provider a redirect URI it has not registered.
+  const auto host = req[http::field::host];
+  if (host.empty()) return "";
+  return "https://" + std::string(host) + "/api/auth/callback";
+}
+
+Response WebSignIn::login(const Request& req) {
+  if (req.method() != http::verb::get) return jsonError(req, http::status::method_not_allowed, "use GET");
+  const auto redirect_uri = redirectUri(req);
+  if (redirect_uri.empty())
+    return jsonError(req, http::status::service_unavailable,
+                     "web sign-in needs HTTPS: set listeners.http.tls, or an https public_url for a TLS proxy");
+  const auto name = queryParam(req, "provider");
+  identity::OidcProvider* provider = nullptr;
+  if (!name.empty()) provider = providers_.byName(name);
+  else if (providers_.all().size() == 1) provider = providers_.all().front().get();
+  if (!provider) return jsonError(req, http::status::not_found, "no such OpenID provider; name one with ?provider=");
+  const auto endpoint = provider->endpoint("authorization_endpoint");
+  if (endpoint.empty())
+    return jsonError(req, http::status::service_unavailable, "the provider cannot be reached at the moment");
+  Pending p{.provider = provider->config().name,
+            .nonce = oauth::randomToken(),
+            .verifier = {},
+            .binding_hash = {},
+            .return_to = safeReturnTo(queryParam(req, "return_to")),
+            .redirect_uri = redirect_uri,
+            .created_s = nowS()};
+  const auto pkce = oauth::makePkce();
+  p.verifier = pkce.verifier;
+  const auto binding = oauth::randomToken();
+  p.binding_hash = sha256Hex(binding);
+  const auto state = oauth::randomToken();
+  const auto url = oauth::authorizationUrl({.endpoint = endpoint,
+                                            .client_id = provider->config().client_id,
+                                            .redirect_uri = redirect_uri,
+                                            .scopes = provider->config().scopes,
+                                            .state = state,
+                                            .nonce = p.nonce,
+                                            .code_challenge = pkce.challenge});
+  {
+    std::lock_guard lock(mu_);
+    const int64_t now = nowS();
+    std::erase_if(pending_, [&](const auto& kv) { return now - kv.second.created_s > kPendingS; });
+    if (pending_.size() >= 10000)
+      return jsonError(req, http::status::service_unavailable, "too many sign-ins in progress; try again shortly");
+    pending_.emplace(state, std::move(p));
+  }
+  auto res = redirectTo(req, url);
+  res.set(http::field::set_cookie, cookie(kLoginCookie, binding, kPendingS));
+  return res;
+}
+
+Response WebSignIn::callback(const Request& req) {
+  if (req.method() != http::verb::get) return jsonError(req, http::status::method_not_allowed, "use GET");
+  const std::string_view target(req.target().data(), req.target().size());
+  auto cb = oauth::parseCallback(target);
+  if (!cb) return jsonError(req, http::status::bad_request, cb.error().message);
+  std::optional<Pending> pending;
+  {
+    std::lock_guard lock(mu_);
+    // Taken out whatever happens next: a state is good for one try.
+    if (auto it = pending_.find(cb->state); it != pending_.end()) {
+      pending = std::move(it->second);
+      pending_.erase(it);
+    }
+  }
+  auto refuse = [&](const std::string& why) {
+    spdlog::info("web sign-in refused: {}", why);
+    auto res = jsonError(req, http::status::unauthorized, "sign-in failed");
+    res.set(http::field::set_cookie, cookie(kLoginCookie, "", 0));
+    return res;
+  };
+  if (!pending || nowS() - pending->created_s > kPendingS) return refuse("unknown or expired state");
+  // The state must come back to the browser that asked (login CSRF): its cookie names the same sign-in.
+  const auto binding = cookieValue(req, kLoginCookie);
+  if (!binding || sha256Hex(*binding) != pending->binding_hash)
+    return refuse("the state was not issued to this browser (no or another " + std::string(kLoginCookie) + ")");
+  if (!cb->error.empty()) return refuse("the provider answered " + cb->error + " " + cb->error_description);
+  auto* provider = providers_.byName(pending->provider);
+  if (!provider) return refuse("provider " + pending->provider + " is gone");
+  const auto token_endpoint = provider->endpoint("token_endpoint");
+  std::vector<std::pair<std::string, std::string>> form{{"grant_type", "authorization_code"},
+                                                        {"code", cb->code},
+                                                        {"redirect_uri", pending->redirect_uri},
+                                                        {"code_verifier", pending->verifier}};
+  net::HttpRequest token_req{.method = "POST",
+                             .url = token_endpoint,
+                             .headers = {{"Content-Type", "application/x-www-form-urlencoded"},
+                                         {"Accept", "application/json"}},
+                             .timeout = std::chrono::seconds(10)};
+  const auto& client_id = provider->config().client_id;
+  if (auto secret = client_secrets_.find(provider->config().name); secret != client_secrets_.end()) {
+    // client_secret_basic (RFC 6749 §2.3.1): each part form-encoded, then base64.
+    const auto encoded = net::formEncode({{"a", client_id}, {"b", secret->second}});
+    const auto amp = encoded.find('&');
+    token_req.headers.emplace_back(
+        "Authorization", "Basic " + base64(encoded.substr(2, amp - 2) + ":" + encoded.substr(amp + 3)));
+  } else {
+    form.emplace_back("client_id", client_id);
+  }
+  token_req.body = net::formEncode(form);
+  auto answer = net::httpRequest(token_req);
+  if (!answer) return refuse("the provider's token endpoint: " + answer.error().message);
+  auto tokens = oauth::parseTokenResponse(answer->status, answer->body);
+  if (!tokens) return refuse("the provider refused the code: " + tokens.error().message);
+  auto who = provider->verify(tokens->id_token, nowS());
+  if (!who) return refuse("the ID token: " + who.error().message);
+  if (who->nonce != pending->nonce) return refuse("the ID token does not carry this sign-in's nonce");
+  auto issued = tokens_.issue({.subject = who->username, .groups = who->groups, .source = "oidc-web:" + who->provider},
+                              nowS() * 1'000'000);
+  if (!issued) {
+    spdlog::error("web sign-in: cannot issue a session token: {}", issued.error().message);
+    return jsonError(req, http::status::internal_server_error, "cannot issue a session");
+  }
+  spdlog::info("web sign-in: {} (groups {}) signed in with {}; session token {}", who->username,
+               fmt::join(who->groups, ","), who->provider, issued->id);
+  auto res = redirectTo(req, pending->return_to);
+  res.insert(http::field::set_cookie, cookie(kSessionCookie, issued->token, tokens_.ttl().count()));
+  res.insert(http::field::set_cookie, cookie(kLoginCookie, "", 0));
+  return res;
+}
+
+Response WebSignIn::logout(const Request& req) {
+  if (req.method() != http::verb::post) return jsonError(req, http::status::method_not_allowed, "use POST");
+  if (req.find(kCsrfHeader) == req.end())
+    return jsonError(req, http::status::forbidden, "send the " + std::string(kCsrfHeader) + " header");
+  Response res{http::status::ok, req.version()};
+  res.set(http::field::content_type, "application/json");
+  res.set(http::field::cache_control, "no-store");
+  res.keep_alive(req.keep_alive());
+  std::string revoked;
+  if (auto token = cookieValue(req, kSessionCookie)) {
+    if (auto verified = tokens_.verify(*token, nowS() * 1'000'000)) {
+      if (auto r = store_.revokeSessionToken(verified->id); !r)
+        return jsonError(req, http::status::service_unavailable, "cannot revoke: " + r.error().message);
+      revoked = verified->id;
+      spdlog::info("web sign-out: session token {} of {} revoked", verified->id, verified->identity.subject);
+    }
+  }
+  res.set(http::field::set_cookie, cookie(kSessionCookie, "", 0));
+  res.body() = boost::json::serialize(boost::json::object{{"signed_out", true}, {"revoked", revoked}});
+  res.prepare_payload();
+  return res;
+}
+
+}  // namespace gatehouse::api
