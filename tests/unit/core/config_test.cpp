@@ -132,6 +132,7 @@ identity:
     - name: local
       issuer: http://127.0.0.1:9400
       client_id: test
+      cli_client_id: test-cli
 )",
                          "/base");
   ASSERT_TRUE(cfg) << cfg.error().message;
@@ -146,6 +147,21 @@ identity:
   EXPECT_EQ(p.group_map.at("db-admins"), (std::vector<std::string>{"dba", "oncall"}));
   EXPECT_EQ(p.group_map.at("readers"), (std::vector<std::string>{"viewer"}));
   EXPECT_EQ(cfg->oidc_providers[1].groups_claim, "groups");
+  EXPECT_EQ(p.cli_client_id, "gatehouse") << "the web client's id when none is named";
+  EXPECT_EQ(cfg->oidc_providers[1].cli_client_id, "test-cli");
+}
+
+TEST(Config, TheHttpListenerMayServeHttpsAndNameItsPublicUrl) {
+  auto cfg = parseConfig("listeners:\n  http: { port: 8443, tls: true, public_url: https://gw.example.com/ }\n", "/base");
+  ASSERT_TRUE(cfg) << cfg.error().message;
+  EXPECT_TRUE(cfg->http_listener.tls);
+  EXPECT_EQ(cfg->http_listener.public_url, "https://gw.example.com");
+  EXPECT_FALSE(cfg->postgres_listener.tls);
+  auto bad = parseConfig("listeners:\n  http: { public_url: gw.example.com }\n", "/base");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("listeners.http.public_url"), std::string::npos);
+  auto pg = parseConfig("listeners:\n  postgres: { tls: true }\n", "/base");
+  ASSERT_FALSE(pg) << "the PostgreSQL listener negotiates TLS in the protocol; it has no such key";
 }
 
 TEST(Config, WebhooksAreRead) {
