@@ -12,6 +12,8 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
 pkg_check_modules(LIBDEFLATE REQUIRED IMPORTED_TARGET libdeflate)  # CRC-32 of event lines
 pkg_check_modules(HS REQUIRED IMPORTED_TARGET libhs)  # Hyperscan (x86-64) or Vectorscan, its portable fork: masking detectors
+# Lasso (SAML 2.0), with the GLib, GObject and libxml2 that saml/ also calls directly.
+pkg_check_modules(LASSO REQUIRED IMPORTED_TARGET lasso glib-2.0 gobject-2.0 libxml-2.0)
 
 find_path(PG_QUERY_INCLUDE_DIR pg_query.h REQUIRED)
 find_library(PG_QUERY_LIBRARY pg_query REQUIRED)

@@ -289,6 +289,16 @@ Response handleRequest(const Request& req, const ApiContext& ctx) {
   if (path == "/api/token/revoke") return revokeSelfApi(req, ctx);
   if (path == "/api/whoami") return whoamiApi(req, ctx);
   if (path == "/api/auth/providers") return providersApi(req, ctx);
+  if (path.starts_with("/api/auth/saml/")) {
+    if (!ctx.web_signin || !ctx.web_signin->hasSaml())
+      return json(http::status::not_found, {{"error", "no SAML identity provider is configured (identity.saml)"}},
+                  req.version(), req.keep_alive());
+    auto rest = path.substr(std::string_view("/api/auth/saml/").size());
+    const auto slash = rest.find('/');
+    if (slash == std::string_view::npos)
+      return json(http::status::not_found, {{"error", "no such endpoint"}}, req.version(), req.keep_alive());
+    return ctx.web_signin->saml(req, rest.substr(0, slash), rest.substr(slash + 1));
+  }
   if (path == "/api/auth/login" || path == "/api/auth/callback" || path == "/api/auth/logout") {
     if (!ctx.web_signin)
       return json(http::status::service_unavailable, {{"error", "web sign-in is not configured (identity.oidc)"}},

@@ -249,4 +249,137 @@ Response WebSignIn::logout(const Request& req) {
   return res;
 }
 
+// ---- SAML ----
+
+namespace {
+
+constexpr int64_t kFinishS = 60;  // the redirect from the ACS to /finish is immediate
+
+// A form field of an application/x-www-form-urlencoded body.
+std::string formField(std::string_view body, std::string_view name) {
+  const std::string target = "/?" + std::string(body);  // the view parsed below refers to it
+  auto url = boost::urls::parse_origin_form(target);
+  if (!url) return {};
+  for (const auto& p : url->params())
+    if (p.key == name) return p.value;
+  return {};
+}
+
+}  // namespace
+
+Response WebSignIn::saml(const Request& req, std::string_view name, std::string_view action) {
+  const auto it = saml_.find(name);
+  if (it == saml_.end()) return jsonError(req, http::status::not_found, "no SAML identity provider " + std::string(name));
+  auto& sp = *it->second;
+  const std::string provider(name);
+  if (action == "metadata") {
+    if (req.method() != http::verb::get) return jsonError(req, http::status::method_not_allowed, "use GET");
+    Response res{http::status::ok, req.version()};
+    res.set(http::field::content_type, "application/samlmetadata+xml");
+    res.keep_alive(req.keep_alive());
+    res.body() = sp.metadata();
+    res.prepare_payload();
+    return res;
+  }
+  if (action == "login") return samlLogin(req, provider, sp);
+  if (action == "acs") return samlAcs(req, provider, sp);
+  if (action == "finish") return samlFinish(req);
+  return jsonError(req, http::status::not_found, "no such endpoint");
+}
+
+Response WebSignIn::samlLogin(const Request& req, const std::string& name, saml::ServiceProvider& sp) {
+  if (req.method() != http::verb::get) return jsonError(req, http::status::method_not_allowed, "use GET");
+  const auto relay = oauth::randomToken(24);
+  auto url = sp.loginUrl(relay, nowS());
+  if (!url) {
+    spdlog::error("saml {}: cannot build an AuthnRequest: {}", name, url.error().message);
+    return jsonError(req, http::status::internal_server_error, "cannot start the sign-in");
+  }
+  const auto binding = oauth::randomToken();
+  {
+    std::lock_guard lock(mu_);
+    const int64_t now = nowS();
+    std::erase_if(saml_pending_, [&](const auto& kv) { return now - kv.second.created_s > kPendingS; });
+    if (saml_pending_.size() >= 10000)
+      return jsonError(req, http::status::service_unavailable, "too many sign-ins in progress; try again shortly");
+    saml_pending_[relay] = {.provider = name,
+                            .binding_hash = sha256Hex(binding),
+                            .return_to = safeReturnTo(queryParam(req, "return_to")),
+                            .created_s = now};
+  }
+  auto res = redirectTo(req, *url);
+  res.set(http::field::set_cookie, cookie(kLoginCookie, binding, kPendingS));
+  return res;
+}
+
+Response WebSignIn::samlAcs(const Request& req, const std::string& name, saml::ServiceProvider& sp) {
+  if (req.method() != http::verb::post) return jsonError(req, http::status::method_not_allowed, "use POST");
+  auto refuse = [&](const std::string& why) {
+    spdlog::info("saml {}: sign-in refused: {}", name, why);
+    return jsonError(req, http::status::unauthorized, "sign-in failed");
+  };
+  const auto relay = formField(req.body(), "RelayState");
+  std::optional<SamlPending> pending;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = saml_pending_.find(relay); it != saml_pending_.end()) {
+      pending = std::move(it->second);
+      saml_pending_.erase(it);
+    }
+  }
+  if (!pending || pending->provider != name || nowS() - pending->created_s > kPendingS)
+    return refuse("no sign-in of this gateway's with that RelayState (unsolicited responses are not accepted)");
+  auto who = sp.consume(formField(req.body(), "SAMLResponse"), nowS());
+  if (!who) return refuse(who.error().message);
+  const auto code = oauth::randomToken();
+  {
+    std::lock_guard lock(mu_);
+    const int64_t now = nowS();
+    std::erase_if(saml_finish_, [&](const auto& kv) { return now - kv.second.created_s > kFinishS; });
+    saml_finish_[code] = {.binding_hash = pending->binding_hash,
+                          .return_to = pending->return_to,
+                          .identity = {.subject = who->username, .groups = who->groups, .source = "saml:" + name},
+                          .created_s = now};
+  }
+  Response res{http::status::see_other, req.version()};
+  res.set(http::field::location, "/api/auth/saml/" + name + "/finish?code=" + code);
+  res.set(http::field::cache_control, "no-store");
+  res.keep_alive(req.keep_alive());
+  res.prepare_payload();
+  return res;
+}
+
+Response WebSignIn::samlFinish(const Request& req) {
+  if (req.method() != http::verb::get) return jsonError(req, http::status::method_not_allowed, "use GET");
+  std::optional<SamlFinish> done;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = saml_finish_.find(queryParam(req, "code")); it != saml_finish_.end()) {
+      done = std::move(it->second);
+      saml_finish_.erase(it);
+    }
+  }
+  auto refuse = [&](const std::string& why) {
+    spdlog::info("saml sign-in refused: {}", why);
+    auto res = jsonError(req, http::status::unauthorized, "sign-in failed");
+    res.set(http::field::set_cookie, cookie(kLoginCookie, "", 0));
+    return res;
+  };
+  if (!done || nowS() - done->created_s > kFinishS) return refuse("unknown or expired code");
+  const auto binding = cookieValue(req, kLoginCookie);
+  if (!binding || sha256Hex(*binding) != done->binding_hash)
+    return refuse("the sign-in was not started in this browser (no or another " + std::string(kLoginCookie) + ")");
+  auto issued = tokens_.issue(done->identity, nowS() * 1'000'000);
+  if (!issued) {
+    spdlog::error("saml sign-in: cannot issue a session token: {}", issued.error().message);
+    return jsonError(req, http::status::internal_server_error, "cannot issue a session");
+  }
+  spdlog::info("web sign-in: {} (groups {}) signed in with {}; session token {}", done->identity.subject,
+               fmt::join(done->identity.groups, ","), done->identity.source, issued->id);
+  auto res = redirectTo(req, done->return_to);
+  res.insert(http::field::set_cookie, cookie(kSessionCookie, issued->token, tokens_.ttl().count()));
+  res.insert(http::field::set_cookie, cookie(kLoginCookie, "", 0));
+  return res;
+}
+
 }  // namespace gatehouse::api

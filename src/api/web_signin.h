@@ -6,6 +6,15 @@
 //   GET  /api/auth/callback?code=…&state=…              -> 302 to return_to (sets __Host-gh_session)
 //   POST /api/auth/logout                               -> revokes the token, clears the cookie
 //
+// SAML 2.0 (Web Browser SSO, the gateway as service provider; one per identity.saml entry NAME):
+//   GET  /api/auth/saml/NAME/metadata        our SP metadata, for the IdP's admin
+//   GET  /api/auth/saml/NAME/login?return_to  -> 302 to the IdP with an AuthnRequest (sets __Host-gh_login)
+//   POST /api/auth/saml/NAME/acs              the IdP's Response (HTTP-POST) -> 303 to …/finish?code=
+//   GET  /api/auth/saml/NAME/finish?code=     -> 302 to return_to (sets __Host-gh_session)
+// The detour through /finish: a browser does not store a SameSite=Lax cookie from the answer to a cross-site POST
+// (the IdP's form), nor send the binding cookie with it; a top-level GET it does. Unsolicited responses (no
+// RelayState this gateway issued) are refused: they could sign a browser in as someone else.
+//
 // Secure cookies need HTTPS: without listeners.http.tls or an https public_url (a TLS proxy in front), sign-in
 // answers 503 rather than hand a session to plain HTTP. A cookie session may call the API; requests other than
 // GET must then carry an X-Gatehouse-CSRF header, which a cross-site form cannot send (SameSite=Lax already keeps
@@ -24,6 +33,7 @@
 #include "core/config.h"
 #include "identity/oidc.h"
 #include "identity/session_tokens.h"
+#include "saml/saml_sp.h"
 #include "store/store.h"
 
 namespace gatehouse::api {
@@ -43,6 +53,12 @@ class WebSignIn {
   Response callback(const Request& req);
   Response logout(const Request& req);
 
+  // A SAML identity provider's service provider, by its name in the config.
+  void addSaml(std::string name, std::unique_ptr<saml::ServiceProvider> sp) { saml_[std::move(name)] = std::move(sp); }
+  bool hasSaml() const { return !saml_.empty(); }
+  // /api/auth/saml/NAME/ACTION.
+  Response saml(const Request& req, std::string_view name, std::string_view action);
+
   static constexpr std::string_view kSessionCookie = "__Host-gh_session";
   static constexpr std::string_view kLoginCookie = "__Host-gh_login";
   static constexpr std::string_view kCsrfHeader = "X-Gatehouse-CSRF";
@@ -50,6 +66,23 @@ class WebSignIn {
   static constexpr int64_t kPendingS = 600;
 
  private:
+  Response samlLogin(const Request& req, const std::string& name, saml::ServiceProvider& sp);
+  Response samlAcs(const Request& req, const std::string& name, saml::ServiceProvider& sp);
+  Response samlFinish(const Request& req);
+
+  struct SamlPending {  // by RelayState
+    std::string provider;
+    std::string binding_hash;
+    std::string return_to;
+    int64_t created_s = 0;
+  };
+  struct SamlFinish {  // by the one-time code of the redirect to /finish
+    std::string binding_hash;
+    std::string return_to;
+    identity::SessionIdentity identity;
+    int64_t created_s = 0;
+  };
+
   struct Pending {
     std::string provider;
     std::string nonce;
@@ -69,6 +102,9 @@ class WebSignIn {
   std::map<std::string, std::string> client_secrets_;
   std::mutex mu_;
   std::map<std::string, Pending> pending_;  // by state
+  std::map<std::string, std::unique_ptr<saml::ServiceProvider>, std::less<>> saml_;
+  std::map<std::string, SamlPending> saml_pending_;
+  std::map<std::string, SamlFinish> saml_finish_;
 };
 
 // A cookie's value from the request's Cookie headers; nullopt when absent.

@@ -82,7 +82,7 @@ class GatewayRuntime final : public Runtime {
     if (!signing) return makeError("session tokens: " + signing.error().message);
     session_tokens_ = std::make_unique<identity::SessionTokens>(
         std::move(*signing), std::chrono::seconds(config_.session_token_ttl_s), *store_);
-    if (auto r = setupOidc(); !r) return r;
+    if (auto r = setupSignIn(); !r) return r;
     if (auto r = setupTls(); !r) return r;
     if (auto r = setupUpstreams(); !r) return r;
     if (auto r = setupNotifier(); !r) return r;
@@ -135,9 +135,10 @@ class GatewayRuntime final : public Runtime {
  private:
   // The configured OpenID providers, their keys fetched (at once, then when due) by a background thread: a
   // provider that cannot be reached only has its tokens refused until it can.
-  // The web sign-in uses each provider's client secret (a confidential client), resolved here.
-  Result<void> setupOidc() {
-    if (config_.oidc_providers.empty()) return {};
+  // The OpenID providers (their keys fetched by a background thread) and the SAML service providers. The web
+  // sign-in uses each OpenID provider's client secret (a confidential client), resolved here.
+  Result<void> setupSignIn() {
+    if (config_.oidc_providers.empty() && config_.saml_providers.empty()) return {};
     std::optional<vault::MasterKey> master;
     std::map<std::string, std::string> secrets;
     for (const auto& p : config_.oidc_providers) {
@@ -155,6 +156,23 @@ class GatewayRuntime final : public Runtime {
     }
     web_signin_ = std::make_unique<api::WebSignIn>(config_.http_listener, oidc_, *session_tokens_, *store_,
                                                    std::move(secrets));
+    for (const auto& p : config_.saml_providers) {
+      std::ifstream in(p.idp_metadata);
+      if (!in) return makeError(p.where + ".idp_metadata: cannot read " + p.idp_metadata.string());
+      saml::SpConfig sp{.entity_id = config_.http_listener.public_url + "/api/auth/saml/" + p.name,
+                        .acs_url = {},
+                        .idp_metadata_xml = std::string(std::istreambuf_iterator<char>(in), {}),
+                        .sp_cert_pem = {},
+                        .sp_key_pem = {},
+                        .username_attribute = p.username_attribute,
+                        .groups_attribute = p.groups_attribute,
+                        .group_map = {p.group_map.begin(), p.group_map.end()}};
+      sp.acs_url = sp.entity_id + "/acs";
+      auto created = saml::ServiceProvider::create(std::move(sp));
+      if (!created) return makeError(p.where + ": " + created.error().message);
+      web_signin_->addSaml(p.name, std::move(*created));
+    }
+    if (config_.oidc_providers.empty()) return {};
     oidc_thread_ = std::jthread([this](std::stop_token stop) {
       ::pthread_setname_np(::pthread_self(), "gh-oidc");
       oidc_.runRefresher(stop);

@@ -362,7 +362,38 @@ Config parse(const YAML::Node& root, const fs::path& base) {
     }
   }
   if (const auto id = root["identity"]) {
-    onlyKeys(id, "identity", {"session_token_ttl_seconds", "oidc"});
+    onlyKeys(id, "identity", {"session_token_ttl_seconds", "oidc", "saml"});
+    const auto saml = id["saml"];
+    if (saml && !saml.IsSequence()) fail("identity.saml", "expected a list of identity providers");
+    for (std::size_t i = 0; saml && i < saml.size(); ++i) {
+      const auto& n = saml[i];
+      SamlProviderConfig p;
+      p.where = fmt::format("identity.saml[{}]", i);
+      onlyKeys(n, p.where, {"name", "idp_metadata", "username_attribute", "groups_attribute", "group_map"});
+      if (!n["name"] || !n["idp_metadata"]) fail(p.where, "name and idp_metadata are required");
+      p.name = scalar(n["name"], p.where + ".name");
+      p.where = "identity.saml[" + p.name + "]";
+      for (char c : p.name)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_')
+          fail(p.where + ".name", "letters, digits, - and _ only (it is part of URLs)");
+      p.idp_metadata = path(n["idp_metadata"], p.where + ".idp_metadata", base);
+      if (n["username_attribute"]) p.username_attribute = scalar(n["username_attribute"], p.where + ".username_attribute");
+      if (n["groups_attribute"]) p.groups_attribute = scalar(n["groups_attribute"], p.where + ".groups_attribute");
+      if (const auto gm = n["group_map"]) {
+        if (!gm.IsMap()) fail(p.where + ".group_map", "expected a mapping of provider group to Gatehouse groups");
+        for (const auto& kv : gm) {
+          const auto from = kv.first.as<std::string>();
+          p.group_map[from] = stringList(kv.second, p.where + ".group_map." + from);
+        }
+      }
+      for (const auto& other : cfg.saml_providers)
+        if (other.name == p.name) fail(p.where, "two SAML providers with the same name");
+      cfg.saml_providers.push_back(std::move(p));
+    }
+    // The service provider's entity ID and ACS URL are absolute URLs the IdP is configured with: they cannot come
+    // from a request's Host header.
+    if (!cfg.saml_providers.empty() && !cfg.http_listener.public_url.starts_with("https://"))
+      fail("identity.saml", "needs listeners.http.public_url, the https:// URL browsers reach the gateway's API at");
     const auto oidc = id["oidc"];
     if (oidc && !oidc.IsSequence()) fail("identity.oidc", "expected a list of providers");
     for (std::size_t i = 0; oidc && i < oidc.size(); ++i) {

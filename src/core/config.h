@@ -130,6 +130,17 @@ struct OidcProviderConfig {
   std::map<std::string, std::vector<std::string>, std::less<>> group_map;  // provider group -> Gatehouse groups
 };
 
+// A SAML 2.0 identity provider people sign in with (identity.saml[]); the gateway is its service provider, with
+// entity ID <listeners.http.public_url>/api/auth/saml/<name> and its assertion consumer service at …/acs.
+struct SamlProviderConfig {
+  std::string where;
+  std::string name;
+  std::filesystem::path idp_metadata;  // the IdP's metadata XML (entity ID, signing certificate, SSO URL)
+  std::string username_attribute;      // empty: the NameID
+  std::string groups_attribute = "groups";
+  std::map<std::string, std::vector<std::string>, std::less<>> group_map;
+};
+
 struct Config {
   std::filesystem::path source;    // the YAML file this came from
   std::filesystem::path data_dir;  // store, recordings, generated TLS certificate
@@ -146,6 +157,7 @@ struct Config {
   uint32_t startup_timeout_ms = 30000;
   uint32_t session_token_ttl_s = 900;    // identity.session_token_ttl_seconds: what POST /api/token hands out
   std::vector<OidcProviderConfig> oidc_providers;  // identity.oidc
+  std::vector<SamlProviderConfig> saml_providers;  // identity.saml
   std::vector<PostgresConnection> connections;
   std::vector<Webhook> webhooks;  // notifications.webhooks
 

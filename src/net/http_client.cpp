@@ -34,6 +34,8 @@ awaitable<HttpResponse> exchange(Stream& stream, http::request<http::string_body
   out.status = static_cast<int>(res.result_int());
   out.content_type = std::string(res[http::field::content_type]);
   out.location = std::string(res[http::field::location]);
+  for (auto it = res.find(http::field::set_cookie); it != res.end() && it->name() == http::field::set_cookie; ++it)
+    out.set_cookies.emplace_back(it->value());
   out.body = std::move(res.body());
   co_return out;
 }

@@ -30,6 +30,7 @@ struct HttpResponse {
   int status = 0;
   std::string content_type;
   std::string location;
+  std::vector<std::string> set_cookies;  // each Set-Cookie header
   std::string body;
 };
 

@@ -86,7 +86,8 @@ Result<void> GatewayHarness::writeConfig() {
     << "data_dir: " << yamlQuote(dataDir().string()) << "\n"
     << "listeners:\n"
     << "  postgres: { address: 127.0.0.1, port: " << pg_port_ << " }\n"
-    << "  http: { address: 127.0.0.1, port: " << http_port_ << (options_.http_tls ? ", tls: true" : "") << " }\n"
+    << "  http: { address: 127.0.0.1, port: " << http_port_ << (options_.http_tls ? ", tls: true" : "")
+    << (options_.http_public_url.empty() ? "" : ", public_url: " + yamlQuote(options_.http_public_url)) << " }\n"
     << "workers: " << options_.workers << "\n"
     << "recording: { dir: " << yamlQuote(recordingDir().string())
     << ", fsync: " << (options_.recording_fsync ? "true" : "false")

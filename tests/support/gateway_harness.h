@@ -48,6 +48,7 @@ struct GatewayOptions {
   std::string extra_yaml;  // appended verbatim to the top level
   uint16_t http_port = 0;  // 0: a free one is picked
   bool http_tls = false;   // HTTPS on the HTTP listener (the generated certificate)
+  std::string http_public_url;  // listeners.http.public_url; empty: none
   std::chrono::milliseconds start_timeout{30000};
 };
 

@@ -115,7 +115,10 @@ INSTANTIATE_TEST_SUITE_P(
                 "{name: a, issuer: 'https://j', client_id: c}]}", "same name or issuer"},
         BadCase{"identity: {oidc: [{name: a, issuer: 'https://i', client_id: c, group_map: [x]}]}", "group_map"},
         BadCase{"identity: {session_token_ttl_seconds: 5}", "out of range"},
-        BadCase{"identity: {saml: {}}", "unknown key 'saml'"},
+        BadCase{"identity: {saml: {}}", "identity.saml: expected a list"},
+        BadCase{"identity: {saml: [{name: corp, idp_metadata: idp.xml}]}", "needs listeners.http.public_url"},
+        BadCase{"identity: {saml: [{name: 'a/b', idp_metadata: idp.xml}]}", "part of URLs"},
+        BadCase{"identity: {saml: [{name: corp}]}", "idp_metadata are required"},
         BadCase{"listeners: [1, 2", "YAML error"}));
 
 TEST(Config, OidcProvidersAreRead) {
@@ -149,6 +152,28 @@ identity:
   EXPECT_EQ(cfg->oidc_providers[1].groups_claim, "groups");
   EXPECT_EQ(p.cli_client_id, "gatehouse") << "the web client's id when none is named";
   EXPECT_EQ(cfg->oidc_providers[1].cli_client_id, "test-cli");
+}
+
+TEST(Config, SamlProvidersAreRead) {
+  auto cfg = parseConfig(R"(
+listeners:
+  http: { tls: true, public_url: https://gw.example.com }
+identity:
+  saml:
+    - name: corp
+      idp_metadata: idp.xml
+      username_attribute: uid
+      group_map: { db-admins: [dev, oncall] }
+)",
+                         "/base");
+  ASSERT_TRUE(cfg) << cfg.error().message;
+  ASSERT_EQ(cfg->saml_providers.size(), 1u);
+  const auto& p = cfg->saml_providers[0];
+  EXPECT_EQ(p.name, "corp");
+  EXPECT_EQ(p.idp_metadata, std::filesystem::path("/base/idp.xml"));
+  EXPECT_EQ(p.username_attribute, "uid");
+  EXPECT_EQ(p.groups_attribute, "groups");
+  EXPECT_EQ(p.group_map.at("db-admins"), (std::vector<std::string>{"dev", "oncall"}));
 }
 
 TEST(Config, TheHttpListenerMayServeHttpsAndNameItsPublicUrl) {
