@@ -66,6 +66,31 @@ std::string safeReturnTo(std::string_view v) {
   return std::string(v);
 }
 
+// A sign-in refused: the reason to the log, a generic 401 to the browser, the binding cookie cleared.
+Response refused(const Request& req, std::string_view what, const std::string& why) {
+  spdlog::info("{}: sign-in refused: {}", what, why);
+  auto res = jsonError(req, http::status::unauthorized, "sign-in failed");
+  res.set(http::field::set_cookie, cookie(WebSignIn::kLoginCookie, "", 0));
+  return res;
+}
+
+// Whether the request comes from the browser a sign-in was started in (login CSRF): its binding cookie hashes alike.
+bool fromTheSameBrowser(const Request& req, const std::string& binding_hash) {
+  const auto binding = cookieValue(req, WebSignIn::kLoginCookie);
+  return binding && sha256Hex(*binding) == binding_hash;
+}
+
+// The entry under `key`, taken out whatever happens next: each is good for one try.
+template <class Map>
+std::optional<typename Map::mapped_type> takeOnce(std::mutex& mu, Map& map, const std::string& key) {
+  std::lock_guard lock(mu);
+  auto it = map.find(key);
+  if (it == map.end()) return std::nullopt;
+  auto value = std::move(it->second);
+  map.erase(it);
+  return value;
+}
+
 std::string base64(std::string_view bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
   const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
@@ -161,25 +186,11 @@ Response WebSignIn::callback(const Request& req) {
   const std::string_view target(req.target().data(), req.target().size());
   auto cb = oauth::parseCallback(target);
   if (!cb) return jsonError(req, http::status::bad_request, cb.error().message);
-  std::optional<Pending> pending;
-  {
-    std::lock_guard lock(mu_);
-    // Taken out whatever happens next: a state is good for one try.
-    if (auto it = pending_.find(cb->state); it != pending_.end()) {
-      pending = std::move(it->second);
-      pending_.erase(it);
-    }
-  }
-  auto refuse = [&](const std::string& why) {
-    spdlog::info("web sign-in refused: {}", why);
-    auto res = jsonError(req, http::status::unauthorized, "sign-in failed");
-    res.set(http::field::set_cookie, cookie(kLoginCookie, "", 0));
-    return res;
-  };
+  auto pending = takeOnce(mu_, pending_, cb->state);
+  auto refuse = [&](const std::string& why) { return refused(req, "web", why); };
   if (!pending || nowS() - pending->created_s > kPendingS) return refuse("unknown or expired state");
   // The state must come back to the browser that asked (login CSRF): its cookie names the same sign-in.
-  const auto binding = cookieValue(req, kLoginCookie);
-  if (!binding || sha256Hex(*binding) != pending->binding_hash)
+  if (!fromTheSameBrowser(req, pending->binding_hash))
     return refuse("the state was not issued to this browser (no or another " + std::string(kLoginCookie) + ")");
   if (!cb->error.empty()) return refuse("the provider answered " + cb->error + " " + cb->error_description);
   auto* provider = providers_.byName(pending->provider);
@@ -212,15 +223,20 @@ Response WebSignIn::callback(const Request& req) {
   auto who = provider->verify(tokens->id_token, nowS());
   if (!who) return refuse("the ID token: " + who.error().message);
   if (who->nonce != pending->nonce) return refuse("the ID token does not carry this sign-in's nonce");
-  auto issued = tokens_.issue({.subject = who->username, .groups = who->groups, .source = "oidc-web:" + who->provider},
-                              nowS() * 1'000'000);
+  return startSession(req, {.subject = who->username, .groups = who->groups, .source = "oidc-web:" + who->provider},
+                      pending->return_to);
+}
+
+Response WebSignIn::startSession(const Request& req, const identity::SessionIdentity& who,
+                                 const std::string& return_to) {
+  auto issued = tokens_.issue(who, nowS() * 1'000'000);
   if (!issued) {
     spdlog::error("web sign-in: cannot issue a session token: {}", issued.error().message);
     return jsonError(req, http::status::internal_server_error, "cannot issue a session");
   }
-  spdlog::info("web sign-in: {} (groups {}) signed in with {}; session token {}", who->username,
-               fmt::join(who->groups, ","), who->provider, issued->id);
-  auto res = redirectTo(req, pending->return_to);
+  spdlog::info("web sign-in: {} (groups {}) signed in with {}; session token {}", who.subject,
+               fmt::join(who.groups, ","), who.source, issued->id);
+  auto res = redirectTo(req, return_to);
   res.insert(http::field::set_cookie, cookie(kSessionCookie, issued->token, tokens_.ttl().count()));
   res.insert(http::field::set_cookie, cookie(kLoginCookie, "", 0));
   return res;
@@ -314,19 +330,8 @@ Response WebSignIn::samlLogin(const Request& req, const std::string& name, saml:
 
 Response WebSignIn::samlAcs(const Request& req, const std::string& name, saml::ServiceProvider& sp) {
   if (req.method() != http::verb::post) return jsonError(req, http::status::method_not_allowed, "use POST");
-  auto refuse = [&](const std::string& why) {
-    spdlog::info("saml {}: sign-in refused: {}", name, why);
-    return jsonError(req, http::status::unauthorized, "sign-in failed");
-  };
-  const auto relay = formField(req.body(), "RelayState");
-  std::optional<SamlPending> pending;
-  {
-    std::lock_guard lock(mu_);
-    if (auto it = saml_pending_.find(relay); it != saml_pending_.end()) {
-      pending = std::move(it->second);
-      saml_pending_.erase(it);
-    }
-  }
+  auto refuse = [&](const std::string& why) { return refused(req, "saml " + name, why); };
+  auto pending = takeOnce(mu_, saml_pending_, formField(req.body(), "RelayState"));
   if (!pending || pending->provider != name || nowS() - pending->created_s > kPendingS)
     return refuse("no sign-in of this gateway's with that RelayState (unsolicited responses are not accepted)");
   auto who = sp.consume(formField(req.body(), "SAMLResponse"), nowS());
@@ -351,35 +356,12 @@ Response WebSignIn::samlAcs(const Request& req, const std::string& name, saml::S
 
 Response WebSignIn::samlFinish(const Request& req) {
   if (req.method() != http::verb::get) return jsonError(req, http::status::method_not_allowed, "use GET");
-  std::optional<SamlFinish> done;
-  {
-    std::lock_guard lock(mu_);
-    if (auto it = saml_finish_.find(queryParam(req, "code")); it != saml_finish_.end()) {
-      done = std::move(it->second);
-      saml_finish_.erase(it);
-    }
-  }
-  auto refuse = [&](const std::string& why) {
-    spdlog::info("saml sign-in refused: {}", why);
-    auto res = jsonError(req, http::status::unauthorized, "sign-in failed");
-    res.set(http::field::set_cookie, cookie(kLoginCookie, "", 0));
-    return res;
-  };
-  if (!done || nowS() - done->created_s > kFinishS) return refuse("unknown or expired code");
-  const auto binding = cookieValue(req, kLoginCookie);
-  if (!binding || sha256Hex(*binding) != done->binding_hash)
-    return refuse("the sign-in was not started in this browser (no or another " + std::string(kLoginCookie) + ")");
-  auto issued = tokens_.issue(done->identity, nowS() * 1'000'000);
-  if (!issued) {
-    spdlog::error("saml sign-in: cannot issue a session token: {}", issued.error().message);
-    return jsonError(req, http::status::internal_server_error, "cannot issue a session");
-  }
-  spdlog::info("web sign-in: {} (groups {}) signed in with {}; session token {}", done->identity.subject,
-               fmt::join(done->identity.groups, ","), done->identity.source, issued->id);
-  auto res = redirectTo(req, done->return_to);
-  res.insert(http::field::set_cookie, cookie(kSessionCookie, issued->token, tokens_.ttl().count()));
-  res.insert(http::field::set_cookie, cookie(kLoginCookie, "", 0));
-  return res;
+  auto done = takeOnce(mu_, saml_finish_, queryParam(req, "code"));
+  if (!done || nowS() - done->created_s > kFinishS) return refused(req, "saml", "unknown or expired code");
+  if (!fromTheSameBrowser(req, done->binding_hash))
+    return refused(req, "saml",
+                   "the sign-in was not started in this browser (no or another " + std::string(kLoginCookie) + ")");
+  return startSession(req, done->identity, done->return_to);
 }
 
 }  // namespace gatehouse::api

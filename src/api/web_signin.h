@@ -69,6 +69,8 @@ class WebSignIn {
   Response samlLogin(const Request& req, const std::string& name, saml::ServiceProvider& sp);
   Response samlAcs(const Request& req, const std::string& name, saml::ServiceProvider& sp);
   Response samlFinish(const Request& req);
+  // Issues the session token and answers with the cookie and a redirect to return_to.
+  Response startSession(const Request& req, const identity::SessionIdentity& who, const std::string& return_to);
 
   struct SamlPending {  // by RelayState
     std::string provider;
