@@ -6,7 +6,9 @@
 
 #include <array>
 #include <boost/json.hpp>
+#include <boost/url/encode.hpp>
 #include <boost/url/parse.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
@@ -208,10 +210,9 @@ Response WebSignIn::callback(const Request& req) {
   const auto& client_id = provider->config().client_id;
   if (auto secret = client_secrets_.find(provider->config().name); secret != client_secrets_.end()) {
     // client_secret_basic (RFC 6749 §2.3.1): each part form-encoded, then base64.
-    const auto encoded = net::formEncode({{"a", client_id}, {"b", secret->second}});
-    const auto amp = encoded.find('&');
-    token_req.headers.emplace_back(
-        "Authorization", "Basic " + base64(encoded.substr(2, amp - 2) + ":" + encoded.substr(amp + 3)));
+    const auto part = [](std::string_view v) { return boost::urls::encode(v, boost::urls::unreserved_chars); };
+    token_req.headers.emplace_back("Authorization",
+                                   "Basic " + base64(part(client_id) + ":" + part(secret->second)));
   } else {
     form.emplace_back("client_id", client_id);
   }

@@ -299,7 +299,8 @@ Result<std::string> codeFlow(const LoginOptions& o, const Provider& p) {
   std::optional<devtools::Process> browser;
   if (!o.no_browser) browser = openBrowser(url);
   auto callback = redirect.wait(o.timeout, state);
-  if (browser) (void)browser->wait(std::chrono::seconds(10));  // let it show the page, then it is reaped
+  // xdg-open returns at once and is reaped here; a browser started itself keeps running: it is the user's now.
+  if (browser && !browser->wait(std::chrono::seconds(2))) browser->detach();
   if (!callback) return callback.error();
   auto tokens = tokenRequest(token_endpoint, {{"grant_type", "authorization_code"},
                                               {"code", callback->code},

@@ -299,6 +299,13 @@ void Process::release() {
   closeFd(stdin_fd_);
 }
 
+void Process::detach() {
+  pid_ = -1;  // no longer ours to kill; it is reaped by init once this process exits
+  closeFd(stdout_fd_);
+  closeFd(stderr_fd_);
+  closeFd(stdin_fd_);
+}
+
 void Process::closeStdin() { closeFd(stdin_fd_); }
 
 bool Process::running() {

@@ -91,6 +91,8 @@ class Process {
   int stderrFd() const { return stderr_fd_; }
   int stdinFd() const { return stdin_fd_; }
   void closeStdin();
+  // Lets the child run on after this object is gone (a browser the CLI opened for the user), unkilled.
+  void detach();
 
  private:
   Process() = default;

@@ -23,9 +23,6 @@ namespace {
 
 namespace json = boost::json;
 
-const OidcUser kAlice{"alice", "alice-pw-1", "alice@example.com", {"db-admins", "eng"}};
-const OidcUser kBob{"bob", "bob-pw-2", "bob@example.com", {"analyst"}};
-
 class Oidc : public GatewaySuiteTest<Oidc> {
  protected:
   static void SetUpTestSuite() {
@@ -123,6 +120,9 @@ TEST_F(Oidc, CodeFlowInChromiumThenPsqlWhoamiAndLogout) {
   ASSERT_TRUE(login->status.success()) << login->err << "\nbrowser: "
                                        << devtools::readFileOrEmpty(home.path() / "browser-report.json");
   EXPECT_NE(login->err.find("Signed in as alice@example.com"), std::string::npos) << login->err;
+  // The browser is the user's once the sign-in is done: it may finish its report after the CLI has exited.
+  ASSERT_TRUE(waitUntil([&] { return !devtools::readFileOrEmpty(home.path() / "browser-report.json").empty(); },
+                        std::chrono::seconds(20)));
   const auto report = parse(devtools::readFileOrEmpty(home.path() / "browser-report.json"));
   EXPECT_NE(str(report, "body").find("Signed in"), std::string::npos) << "the loopback listener's page";
   EXPECT_EQ(report.at("login_error"), json::value(false));
@@ -219,6 +219,8 @@ TEST_F(Oidc, AWrongPasswordInTheBrowserSignsNobodyIn) {
   ASSERT_TRUE(login) << login.error().message;
   EXPECT_EQ(login->status.code, 1);
   EXPECT_NE(login->err.find("no sign-in within"), std::string::npos) << login->err;
+  ASSERT_TRUE(waitUntil([&] { return !devtools::readFileOrEmpty(home.path() / "browser-report.json").empty(); },
+                        std::chrono::seconds(20)));
   const auto report = parse(devtools::readFileOrEmpty(home.path() / "browser-report.json"));
   EXPECT_EQ(report.at("login_error"), json::value(true));
   EXPECT_FALSE(std::filesystem::exists(home.path() / "gatehouse" / "session.json"));

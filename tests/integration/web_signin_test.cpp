@@ -16,9 +16,6 @@ namespace {
 
 namespace json = boost::json;
 
-const OidcUser kAlice{"alice", "alice-pw-1", "alice@example.com", {"db-admins", "eng"}};
-const OidcUser kBob{"bob", "bob-pw-2", "bob@example.com", {"analyst"}};
-
 class WebSignIn : public GatewaySuiteTest<WebSignIn> {
  protected:
   static void SetUpTestSuite() {

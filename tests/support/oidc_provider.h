@@ -33,6 +33,10 @@ struct OidcUser {
   std::vector<std::string> groups;
 };
 
+// The suites' people: alice's provider group db-admins is mapped to dev (the connection's group); bob's is not.
+inline const OidcUser kAlice{"alice", "alice-pw-1", "alice@example.com", {"db-admins", "eng"}};
+inline const OidcUser kBob{"bob", "bob-pw-2", "bob@example.com", {"analyst"}};
+
 class TestOidcProvider {
  public:
   static Result<std::unique_ptr<TestOidcProvider>> start(const std::vector<OidcClient>& clients,
